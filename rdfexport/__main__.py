@@ -1,0 +1,3 @@
+from rdfexport.cli import main
+
+main()

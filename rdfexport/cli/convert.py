@@ -1,0 +1,1 @@
+"""Placeholder; the real command lands with the core pipeline commit."""
