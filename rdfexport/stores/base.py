@@ -1,0 +1,237 @@
+"""What every store shares: the load algorithm (one named graph per figure, replaced by content
+digest), load statistics, query results as pyoxigraph terms, and SPARQL text helpers.
+
+A store keeps, in its own state graph, the digest and triple count of each figure graph it holds.
+Loading skips a figure whose digest is unchanged, and writes a figure's state only after its
+graph is complete, so a load that was interrupted and run again redoes exactly the unfinished
+figures and never duplicates anything (graphs are sets; each figure's graph is replaced whole).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyoxigraph as ox
+
+from rdfexport import vocab
+
+STATE_GRAPH = vocab.SITE + "rdfexport/load-state"
+STATE_NS = vocab.SITE + "rdfexport#"
+DIGEST = STATE_NS + "digest"
+TRIPLES = STATE_NS + "triples"
+STAGING_PREFIX = vocab.SITE + "rdfexport/staging/"
+XSD_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
+
+
+class GraphLike(Protocol):
+    """What a store needs from ``rdfexport.graph.FigureGraph``."""
+
+    @property
+    def iri(self) -> str: ...
+
+    @property
+    def quads(self) -> Sequence[ox.Quad]: ...
+
+    @property
+    def digest(self) -> str: ...
+
+    def nquads(self) -> bytes: ...
+
+
+@dataclass
+class LoadStats:
+    figures: int = 0  # figure graphs seen in this load
+    added: int = 0  # graphs new to the store
+    replaced: int = 0  # graphs whose content changed
+    skipped: int = 0  # graphs unchanged (same digest), not written
+    triples: int = 0  # triples written in this load
+    graphs_in_store: int = 0  # figure graphs in the store after the load
+    triples_in_store: int = 0  # sum of their sizes
+    void_written: bool = False
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"{self.figures} figures: {self.added} added, {self.replaced} replaced, "
+                f"{self.skipped} unchanged; {self.triples:,} triples written; store holds "
+                f"{self.graphs_in_store} figure graphs, {self.triples_in_store:,} triples; "
+                f"{self.seconds:.1f} s")
+
+
+@dataclass
+class QueryResult:
+    """A SPARQL result: ``kind`` is "select" (variables, rows), "ask" (boolean) or "graph"
+    (triples, for CONSTRUCT and DESCRIBE). Terms are pyoxigraph terms; unbound is None."""
+
+    kind: str
+    variables: list[str] = field(default_factory=list)
+    rows: list[tuple[ox.NamedNode | ox.BlankNode | ox.Literal | None, ...]] = field(
+        default_factory=list)
+    boolean: bool | None = None
+    triples: list[ox.Triple] = field(default_factory=list)
+    pages: int = 1  # requests it took (more than one when a server row cap was paged past)
+
+
+Progress = Callable[[int, int], None]  # (figures done, triples written so far)
+VoidBuilder = Callable[[LoadStats], Sequence[ox.Quad]]
+
+
+def staging_graph(iri: str) -> str:
+    """Deterministic per target, so a rerun of an interrupted load overwrites its leftovers."""
+    return STAGING_PREFIX + hashlib.sha256(iri.encode()).hexdigest()[:32]
+
+
+def state_quads(iri: str, digest: str, triples: int) -> list[ox.Quad]:
+    g, s = ox.NamedNode(STATE_GRAPH), ox.NamedNode(iri)
+    return [ox.Quad(s, ox.NamedNode(DIGEST), ox.Literal(digest), g),
+            ox.Quad(s, ox.NamedNode(TRIPLES), ox.Literal(str(triples), datatype=XSD_INTEGER), g)]
+
+
+STATE_QUERY = f"""SELECT ?g ?d ?n WHERE {{ GRAPH <{STATE_GRAPH}> {{
+  ?g <{DIGEST}> ?d . OPTIONAL {{ ?g <{TRIPLES}> ?n }} }} }}"""
+
+
+class BaseStore:
+    """The load algorithm; subclasses provide state reading and batch writing."""
+
+    target: str = "store"
+    batch_figures: int = 200
+    batch_triples: int = 100_000
+
+    # -- provided by subclasses -------------------------------------------------------------
+    def read_state(self) -> dict[str, tuple[str, int]]:
+        """Figure graph IRI -> (digest, triple count) of every figure graph the store holds."""
+        raise NotImplementedError
+
+    def write_batch(self, batch: list[tuple[GraphLike, bool]]) -> None:
+        """Replace each graph (flag: it existed before) and record its state, state last."""
+        raise NotImplementedError
+
+    def replace_graph(self, iri: str, quads: Sequence[ox.Quad]) -> None:
+        raise NotImplementedError
+
+    def has_graph(self, iri: str) -> bool:
+        raise NotImplementedError
+
+    def query(self, sparql: str) -> QueryResult:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> BaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- shared ------------------------------------------------------------------------------
+    def load(self, graphs: Iterable[GraphLike], *, void: VoidBuilder | None = None,
+             progress: Progress | None = None) -> LoadStats:
+        """Load figure graphs; skip unchanged ones; rewrite the VoID graph if anything changed.
+
+        ``void`` receives the statistics of the store after the load (figure graphs and triples
+        it holds) and returns the VoID quads (``rdfexport.vocab.VOID_GRAPH``).
+        """
+        start = time.monotonic()
+        state = self.read_state()
+        stats = LoadStats()
+        batch: list[tuple[GraphLike, bool]] = []
+        batch_size = 0
+        seen: set[str] = set()
+
+        def flush() -> None:
+            nonlocal batch, batch_size
+            if batch:
+                self.write_batch(batch)
+                for fg, _ in batch:
+                    state[fg.iri] = (fg.digest, len(fg.quads))
+                batch, batch_size = [], 0
+
+        for fg in graphs:
+            stats.figures += 1
+            if fg.iri in seen:  # the same figure twice in one load: the first one wins
+                stats.skipped += 1
+                continue
+            seen.add(fg.iri)
+            old = state.get(fg.iri)
+            if old is not None and old[0] == fg.digest:
+                stats.skipped += 1
+            else:
+                batch.append((fg, old is not None))
+                batch_size += len(fg.quads)
+                stats.triples += len(fg.quads)
+                if old is None:
+                    stats.added += 1
+                else:
+                    stats.replaced += 1
+                if len(batch) >= self.batch_figures or batch_size >= self.batch_triples:
+                    flush()
+            if progress is not None:
+                progress(stats.figures, stats.triples)
+        flush()
+        stats.graphs_in_store = len(state)
+        stats.triples_in_store = sum(n for _, n in state.values())
+        if void is not None and (stats.added or stats.replaced
+                                 or not self.has_graph(vocab.VOID_GRAPH)):
+            self.replace_graph(vocab.VOID_GRAPH, list(void(stats)))
+            stats.void_written = True
+        stats.seconds = time.monotonic() - start
+        return stats
+
+
+# -- SPARQL text -------------------------------------------------------------------------------
+
+_PROLOGUE_ITEM = re.compile(
+    r"""\s*(?:\#[^\n]*(?:\n|$)|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)""",
+    re.IGNORECASE)
+_FORM = re.compile(r"\s*(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
+_UPDATE = re.compile(r"\s*(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b",
+                     re.IGNORECASE)
+
+
+def split_prologue(sparql: str) -> tuple[str, str]:
+    """(PREFIX/BASE declarations and comments, the rest of the query)."""
+    pos = 0
+    while True:
+        m = _PROLOGUE_ITEM.match(sparql, pos)
+        if not m or m.end() == pos:
+            break
+        pos = m.end()
+    return sparql[:pos], sparql[pos:]
+
+
+def query_form(sparql: str) -> str:
+    """"select", "ask" or "graph" (CONSTRUCT/DESCRIBE); raises ValueError for anything else."""
+    _, body = split_prologue(sparql)
+    m = _FORM.match(body)
+    if m:
+        word = m.group(1).upper()
+        return {"SELECT": "select", "ASK": "ask"}.get(word, "graph")
+    if _UPDATE.match(body):
+        raise ValueError("this is a SPARQL update; `rdfexport query` only reads")
+    raise ValueError("not a SPARQL query: expected SELECT, ASK, CONSTRUCT or DESCRIBE "
+                     "after the PREFIX declarations")
+
+
+_SOLUTION_MODIFIERS = re.compile(r"\b(ORDER\s+BY|LIMIT|OFFSET)\b", re.IGNORECASE)
+
+
+def paged_query(sparql: str, variables: Sequence[str], page: int, offset: int) -> str:
+    """The query wrapped so that a server row cap can be paged past, Virtuoso's way: the ordered
+    query as a sub-select, LIMIT/OFFSET outside (an outer ORDER BY with a large OFFSET is refused
+    by Virtuoso). A query without its own ORDER BY is ordered by all its variables so that pages
+    are stable."""
+    prologue, body = split_prologue(sparql)
+    body = body.rstrip().rstrip(";")
+    if not _SOLUTION_MODIFIERS.search(_strip_strings_and_iris(body)) and variables:
+        body += "\nORDER BY " + " ".join(f"?{v}" for v in variables)
+    return f"{prologue}\nSELECT * WHERE {{\n{{ {body}\n}} }}\nLIMIT {page} OFFSET {offset}"
+
+
+def _strip_strings_and_iris(text: str) -> str:
+    return re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|<[^>\s]*>|#[^\n]*', '""', text)
