@@ -1,0 +1,232 @@
+"""Output formats as data, and streaming writers that never leave a half-written file.
+
+The format table drives ``--format`` choices, suffix guessing and error messages alike.
+Writers stream: memory does not grow with the corpus, except for the set of shared-node triples
+(genes, articles, taxa...) already written, which keeps triple formats free of repeats.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pyoxigraph as ox
+
+from rdfexport import vocab
+from rdfexport.errors import OutputError, UsageError
+from rdfexport.graph import FigureGraph
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    suffixes: tuple[str, ...]
+    media_type: str
+    rdf_format: ox.RdfFormat
+    quads: bool  # keeps one named graph per figure
+    streaming: bool = True
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("turtle", (".ttl", ".turtle"), "text/turtle", ox.RdfFormat.TURTLE, False),
+    Format("ntriples", (".nt",), "application/n-triples", ox.RdfFormat.N_TRIPLES, False),
+    Format("nquads", (".nq", ".nquads"), "application/n-quads", ox.RdfFormat.N_QUADS, True),
+    Format("trig", (".trig",), "application/trig", ox.RdfFormat.TRIG, True),
+    Format("jsonld", (".jsonld", ".json"), "application/ld+json", ox.RdfFormat.JSON_LD, True,
+           streaming=False),
+)}
+
+
+def guess_format(path: str | os.PathLike[str] | None, name: str | None = None) -> Format:
+    """The format named, else the one the output suffix implies (``.gz`` looked through)."""
+    if name:
+        try:
+            return FORMATS[name]
+        except KeyError:
+            raise UsageError(f"unknown format {name!r}",
+                             fix="choose one of " + ", ".join(FORMATS)) from None
+    if path is None or str(path) == "-":
+        return FORMATS["turtle"]
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    for fmt in FORMATS.values():
+        if suffixes and suffixes[-1] in fmt.suffixes:
+            return fmt
+    known = ", ".join(f"{s} ({f.name})" for f in FORMATS.values() for s in f.suffixes)
+    raise UsageError(f"cannot tell the format from {str(path)!r}",
+                     fix=f"use -f/--format or one of the suffixes {known}")
+
+
+class AtomicOutput:
+    """A file written under a temporary name and renamed into place only when complete."""
+
+    def __init__(self, target: str | os.PathLike[str] | None) -> None:
+        self.target = None if target is None or str(target) == "-" else Path(target)
+        self._tmp: Path | None = None
+        self._raw: IO[bytes] | None = None
+        self.stream: IO[bytes]
+
+    def __enter__(self) -> IO[bytes]:
+        if self.target is None:
+            self.stream = sys.stdout.buffer
+            return self.stream
+        folder = self.target.parent if str(self.target.parent) else Path(".")
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp",
+                                        dir=folder)
+        except OSError as err:
+            raise OutputError(f"cannot write here: {err.strerror}", path=self.target,
+                              fix="check that the folder exists and is writable") from None
+        self._tmp = Path(name)
+        self._raw = os.fdopen(fd, "wb")
+        if self.target.suffix.lower() == ".gz":
+            # mtime=0 and no file name inside: the same input gives byte-identical .gz output.
+            self.stream = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+        else:
+            self.stream = self._raw
+        return self.stream
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.target is None:
+            self.stream.flush()
+            return
+        assert self._tmp is not None and self._raw is not None
+        try:
+            if self.stream is not self._raw:
+                self.stream.close()
+            self._raw.flush()
+            if exc_type is None:
+                os.fsync(self._raw.fileno())
+            self._raw.close()
+            if exc_type is None:
+                os.replace(self._tmp, self.target)
+        finally:
+            if self._tmp.exists():
+                self._tmp.unlink()
+
+
+def _is_local(subject: str, figure: str) -> bool:
+    return subject == figure or subject.startswith(figure + "#")
+
+
+class _Dedup:
+    """Remembers shared-node triples already written, by a 64-bit hash of the line."""
+
+    def __init__(self) -> None:
+        self.seen: set[bytes] = set()
+
+    def fresh(self, line: bytes) -> bool:
+        key = hashlib.blake2b(line, digest_size=8).digest()
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+def _triple_lines(fg: FigureGraph, dedup: _Dedup) -> Iterator[bytes]:
+    """N-Triples lines of one figure; shared nodes only the first time they are seen."""
+    graph_suffix = f" <{fg.iri}> .\n".encode()
+    local = f"<{fg.iri}".encode()
+    for line in fg.data.splitlines(keepends=True):
+        triple = line[: -len(graph_suffix)] + b" .\n"
+        if line.startswith(local) and _is_local(line[1:line.index(b">")].decode(), fg.iri):
+            yield triple
+        elif dedup.fresh(triple):
+            yield triple
+
+
+class Writer:
+    """Write figure graphs, then the VoID description, in one format, atomically."""
+
+    def __init__(self, output: str | os.PathLike[str] | None, fmt: Format,
+                 prefixes: dict[str, str] | None = None) -> None:
+        self.fmt = fmt
+        self.prefixes = prefixes or {k: v for k, v in vocab.PREFIXES.items() if k != "sh"}
+        self._out = AtomicOutput(output)
+        self._dedup = _Dedup()
+        self._pending: list[bytes] = []
+
+    def __enter__(self) -> Writer:
+        self.stream = self._out.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._out.__exit__(exc_type, exc, tb)
+
+    def write_all(self, graphs: Iterable[FigureGraph], void: Callable[[], list[ox.Quad]]) -> None:
+        """Stream every graph, then ``void()``'s quads (called once the graphs are counted)."""
+        name = self.fmt.name
+        if name == "nquads":
+            for fg in graphs:
+                self.stream.write(fg.data)
+            self.stream.write(_nquads(void()))
+        elif name == "ntriples":
+            for fg in graphs:
+                self.stream.writelines(_triple_lines(fg, self._dedup))
+            self.stream.writelines(_triple_lines_of(void()))
+        elif name in ("turtle", "trig"):
+            self._write_prefixes()
+            for fg in graphs:
+                lines = fg.data if self.fmt.quads else b"".join(_triple_lines(fg, self._dedup))
+                self._write_body(lines)
+            self._write_body(_nquads(void()) if self.fmt.quads else
+                             b"".join(_triple_lines_of(void())))
+        elif name == "jsonld":
+            self._write_jsonld(graphs, void)
+        else:  # pragma: no cover - the table and this switch are kept together
+            raise UsageError(f"no writer for {name}")
+
+    def _write_prefixes(self) -> None:
+        for prefix, iri in self.prefixes.items():
+            self.stream.write(f"@prefix {prefix}: <{iri}> .\n".encode())
+        self.stream.write(b"\n")
+
+    def _write_body(self, data: bytes) -> None:
+        """Serialize one chunk with the prefixes, dropping the @prefix lines already written."""
+        if not data:
+            return
+        parse_as = ox.RdfFormat.N_QUADS if self.fmt.quads else ox.RdfFormat.N_TRIPLES
+        buf = io.BytesIO()
+        ox.serialize(ox.parse(data, format=parse_as), buf, self.fmt.rdf_format,
+                     prefixes=self.prefixes)
+        text = buf.getvalue()
+        body_start = 0
+        while text.startswith(b"@prefix", body_start):
+            body_start = text.index(b"\n", body_start) + 1
+        self.stream.write(text[body_start:].lstrip(b"\n"))
+        self.stream.write(b"\n")
+
+    def _write_jsonld(self, graphs: Iterable[FigureGraph], void: Callable[[], list[ox.Quad]]) -> None:
+        """JSON-LD compacted with the project's prefixes; one document, so not streaming."""
+        from pyld import jsonld as pyld
+
+        data = b"".join(fg.data for fg in graphs) + _nquads(void())
+        expanded = json.loads(ox.serialize(ox.parse(data, format=ox.RdfFormat.N_QUADS),
+                                           format=ox.RdfFormat.JSON_LD))
+        compacted = pyld.compact(expanded, {"@context": self.prefixes},
+                                 {"documentLoader": _no_loader})
+        self.stream.write(json.dumps(compacted, ensure_ascii=False, indent=1,
+                                     sort_keys=True).encode("utf-8"))
+        self.stream.write(b"\n")
+
+
+def _no_loader(url: str, options=None):  # pragma: no cover - the context is inline
+    raise OutputError(f"refused to load {url}")
+
+
+def _nquads(quads: Iterable[ox.Quad]) -> bytes:
+    return "".join(sorted(f"{q} .\n" for q in quads)).encode("utf-8")
+
+
+def _triple_lines_of(quads: Iterable[ox.Quad]) -> list[bytes]:
+    return sorted(f"{q.triple} .\n".encode("utf-8") for q in quads)

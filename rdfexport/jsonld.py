@@ -1,0 +1,226 @@
+"""Figure records -> JSON-LD documents, and their expansion with contexts that ship inside rdfexport.
+
+Each figure gives two documents, both wrapping their nodes in the figure's named graph:
+the front matter as nodes under the project context (``contexts/pfocr.jsonld``: the term choices
+as data) and the repaired ``schema-jsonld`` block under the pinned schema.org 30.0 context.
+The document loader serves only those two contexts: any other URL is refused, never fetched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from rdfexport import vocab
+from rdfexport.errors import RemoteContextError
+from rdfexport.records import SCHEMA_CONTEXT_URLS, Figure
+
+PFOCR_CONTEXT_URL = "https://pfocr.wikipathways.org/contexts/pfocr.jsonld"
+SCHEMA_CONTEXT_URL = "https://schema.org/"
+_BUNDLED = {PFOCR_CONTEXT_URL: "pfocr.jsonld"} | {u: "schemaorg-30.0.jsonld"
+                                                   for u in SCHEMA_CONTEXT_URLS}
+_YEAR = re.compile(r"-?[0-9]{4,}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+@lru_cache(maxsize=None)
+def bundled_context(url: str) -> dict[str, Any]:
+    """A bundled context document (with its ``@context`` key), read from the package."""
+    name = _BUNDLED[url]
+    text = resources.files("rdfexport.contexts").joinpath(name).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """pyld document loader: the bundled contexts, marked static so pyld caches them."""
+    if url not in _BUNDLED:
+        raise RemoteContextError(f"refused to load the JSON-LD context {url!r}: only the "
+                                 "bundled schema.org and PFOCR contexts are used",
+                                 fix="nothing is ever fetched; use https://schema.org/")
+    return {"contextUrl": None, "documentUrl": url, "document": bundled_context(url),
+            "tag": "static"}
+
+
+def _drop_empty(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if v not in (None, "", [], ())}
+
+
+def _score(text: str | None) -> Any:
+    """An ``xsd:decimal`` lexical form when the value is a number; else the text as it is."""
+    if text is None:
+        return None
+    if _DECIMAL.fullmatch(text):
+        return text
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return {"@value": text}
+    return format(number, "f") if number.is_finite() else {"@value": text}
+
+
+def _year(text: str | None) -> Any:
+    if text is None:
+        return None
+    return text if _YEAR.fullmatch(text) else {"@value": text}
+
+
+def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
+    """The front matter as JSON-LD nodes under the project context (docs/MAPPING.md)."""
+    f = fig.get
+    F = fig.iri
+    nodes: list[dict[str, Any]] = []
+    pmcid = fig.pmcid
+    article = vocab.article_iri(pmcid) if pmcid else None
+    image = vocab.image_iri(pmcid, f("filename")) if pmcid and f("filename") else None
+    see_also = [vocab.figlink_iri(f("figlink"))] if f("figlink") else []
+    see_also = [s for s in see_also if s]
+
+    taxa: dict[str, dict[str, Any]] = {}
+
+    def taxon(taxid: str, name: str | None = None) -> str:
+        T = vocab.taxon_iri(taxid)
+        node = taxa.setdefault(T, {"id": T, "type": "Taxon", "taxid": taxid})
+        if name:
+            node["name"] = name
+        return T
+
+    organisms = fig.organisms
+    mentions: list[str] = []
+    entities: dict[str, dict[str, Any]] = {}
+
+    def entity(iri: str, base: dict[str, Any], mention: str) -> None:
+        node = entities.get(iri)
+        if node is None:
+            node = entities[iri] = {**base, "isAbout": []}
+            mentions.append(iri)
+        for k in ("label", "name"):  # one gene may be matched under two symbols
+            if base.get(k) and base[k] not in _as_list(node.get(k)):
+                node[k] = sorted({*_as_list(node.get(k)), base[k]})
+        node["isAbout"].append(mention)
+
+    for g in fig.genes:
+        G = vocab.gene_iri(g.gene_id)
+        M = vocab.mention_iri(F, "gene", g.gene_id, g.word, g.match, g.source)
+        T = taxon(g.taxid) if g.taxid else None
+        hgnc = vocab.hgnc_symbol_iri(g.symbol) if g.symbol and g.taxid == vocab.HUMAN_TAXID \
+            else None
+        entity(G, _drop_empty({
+            "id": G, "type": ["GeneProduct", "DataNode", "Gene"], "label": g.symbol,
+            "name": g.symbol, "identifier": g.gene_id, "dcIdentifier": G, "source": "Entrez Gene",
+            "bdbEntrezGene": G, "bdbHgncSymbol": hgnc, "taxonomicRange": T, "partOf": F}), M)
+        nodes.append(_drop_empty({
+            "id": M, "type": "GeneMention", "partOf": F, "ocrWord": g.word,
+            "lexiconMatch": g.match, "lexiconSource": g.source,
+            **{_COUNT_TERMS[k]: v for k, v in g.counts}}))
+
+    for t in (*fig.chemicals, *fig.diseases):
+        C = vocab.mesh_iri(t.mesh)
+        M = vocab.mention_iri(F, "chem" if t.kind == "chemical" else "disease", t.mesh, t.word,
+                              t.match, t.source)
+        if t.kind == "chemical":
+            base = {"id": C, "type": ["Metabolite", "DataNode", "ChemicalSubstance"],
+                    "bdbChEBI": vocab.chebi_iri(t.chebi) if t.chebi else None, "partOf": F}
+            mtype = "ChemicalMention"
+        else:
+            base = {"id": C, "type": "MedicalCondition",
+                    "exactMatch": vocab.doid_iri(t.doid) if t.doid else None}
+            mtype = "DiseaseMention"
+        base.update({"label": t.name, "identifier": t.mesh, "source": "MeSH",
+                     "sameAs": vocab.mesh_nlm_iri(t.mesh)})
+        entity(C, _drop_empty(base), M)
+        nodes.append(_drop_empty({"id": M, "type": mtype, "partOf": F, "ocrWord": t.word,
+                                  "lexiconMatch": t.match, "lexiconSource": t.source}))
+
+    figure = {
+        "id": F, "type": ["Figure", "Dataset"], "source": "Pathway Figure OCR",
+        "identifier": fig.figid, "alternateName": f("figid_alias"), "url": F,
+        "title": f("figtitle"), "titleName": f("figtitle"), "description": f("caption"),
+        "organism": [taxon(o.taxid, o.name) for o in organisms if o.taxid],
+        "organismName": [o.name for o in organisms],
+        "nerOrganism": [vocab.taxon_iri(o.taxid) for o in organisms if o.taxid and o.ner_only],
+        "references": article, "isPartOf": article, "img": image, "image": image,
+        "seeAlso": see_also, "position": f("number"), "genre": f("figtype"),
+        "pathwayScore": _score(f("automl_pathway") or f("pathway_score")),
+        "license": vocab.CC0, "creator": vocab.WIKIPATHWAYS_ORG, "mentions": mentions,
+    }
+    for wpid in fig.wpids:
+        W = vocab.wikipathways_iri(vocab.iri_segment(wpid))
+        figure["seeAlso"] = [*figure["seeAlso"], W]
+        nodes.append({"id": W, "wasDerivedFrom": F})
+    for ndex in fig.ndex:
+        N = vocab.ndex_iri(vocab.iri_segment(ndex))
+        figure["seeAlso"] = [*figure["seeAlso"], N]
+        nodes.append({"id": N, "wasDerivedFrom": F})
+    nodes.append(_drop_empty(figure))
+    nodes.append({"id": vocab.WIKIPATHWAYS_ORG, "type": "Organization", "name": "WikiPathways"})
+
+    if article:
+        journal = f("journal_nlm_ta") or f("journal_title")
+        J = vocab.journal_iri(journal) if journal else None
+        P = vocab.publisher_iri(f("publisher_name")) if f("publisher_name") else None
+        doi = vocab.clean_doi(f("doi")) if f("doi") else None
+        nodes.append(_drop_empty({
+            "id": article, "type": ["PublicationReference", "Article"], "identifier": pmcid,
+            "source": "PMC", "page": vocab.article_page(pmcid), "title": f("papertitle"),
+            "titleName": f("papertitle"), "bibliographicCitation": f("reftext"),
+            "datePublished": _year(f("year")), "sameAs": vocab.doi_iri(doi) if doi else None,
+            "isPartOf": J, "publisher": P, "keywords": list(fig.article_keywords)}))
+        if J:
+            nodes.append(_drop_empty({"id": J, "type": "Periodical", "name": f("journal_title"),
+                                      "alternateName": f("journal_nlm_ta")}))
+        if P:
+            nodes.append({"id": P, "type": "Organization", "name": f("publisher_name")})
+    nodes.extend(taxa.values())
+    nodes.extend(entities.values())
+    return nodes
+
+
+_COUNT_TERMS = {"count_direct": "countDirect", "count_synonym": "countSynonym",
+                "count_match": "countMatch"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def front_matter_document(fig: Figure, context: Any = PFOCR_CONTEXT_URL) -> dict[str, Any]:
+    return {"@context": context, "@id": fig.iri, "@graph": figure_nodes(fig)}
+
+
+def block_document(fig: Figure, context: Any = SCHEMA_CONTEXT_URL) -> dict[str, Any] | None:
+    if fig.block is None:
+        return None
+    return {"@context": context, "@id": fig.iri, "@graph": [fig.block]}
+
+
+def batch_documents(figs: Iterable[Figure]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Many figures in two documents with the contexts inline: one context parse per batch."""
+    figs = list(figs)
+    fm = {"@context": bundled_context(PFOCR_CONTEXT_URL)["@context"],
+          "@graph": [{"@id": f.iri, "@graph": figure_nodes(f)} for f in figs]}
+    blocks = {"@context": bundled_context(SCHEMA_CONTEXT_URL)["@context"],
+              "@graph": [{"@id": f.iri, "@graph": [f.block]} for f in figs if f.block]}
+    return fm, blocks
+
+
+def to_nquads(document: dict[str, Any]) -> str:
+    """pyld, the JSON-LD processor of record: document -> N-Quads, offline."""
+    from pyld import jsonld
+
+    try:
+        return jsonld.to_rdf(document, {"format": "application/n-quads",
+                                        "documentLoader": document_loader})
+    except jsonld.JsonLdError as err:
+        cause: BaseException | None = err
+        while cause is not None:
+            if isinstance(cause, RemoteContextError):
+                raise cause from None
+            cause = getattr(cause, "cause", None) or cause.__cause__
+        raise

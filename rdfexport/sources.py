@@ -1,0 +1,331 @@
+"""Find figure files and read them: front matter with line numbers, tables, organism pages.
+
+A PATH may be a figure file, a folder of figure files, or a site checkout (a folder holding
+``_figures/``, whose ``_data/`` and ``_organisms/`` are then used too). A figure file is recognised
+by its front matter, not its extension: the seed record is a ``.txt``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rdfexport.errors import InputError, LimitError
+
+try:  # libyaml is ~10x faster than the pure-Python loader (docs/PERFORMANCE.md)
+    _BaseLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _BaseLoader = yaml.SafeLoader
+
+FIGURES_DIR = "_figures"
+DATA_DIR = "_data"
+ORGANISMS_DIR = "_organisms"
+TABLE_KINDS = ("genes", "chemicals", "diseases")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guards against hostile input; every one can be raised from the command line."""
+
+    max_file_bytes: int = 16 * 1024 * 1024
+    max_aliases: int = 0
+    max_depth: int = 32
+
+
+@dataclass(frozen=True)
+class Site:
+    """A checkout of the PFOCR Jekyll site: the folder holding ``_figures/``."""
+
+    root: Path
+
+    def table(self, figid: str, kind: str) -> Path | None:
+        path = self.root / DATA_DIR / f"{figid}-{kind}.tsv"
+        return path if path.is_file() else None
+
+    @cached_property
+    def taxa(self) -> dict[str, str]:
+        """Latin name -> NCBI taxid from ``_organisms/*.md``."""
+        return read_organism_pages(self.root / ORGANISMS_DIR)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    site: Site | None = None
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    """The parsed YAML with the line of every key, so findings can point at the file."""
+
+    data: dict[str, Any]
+    lines: dict[str, int] = field(default_factory=dict)
+    repairs: tuple[tuple[str, str], ...] = ()  # (key, what was repaired)
+
+
+_SITE_CACHE: dict[Path, Site] = {}
+
+
+def _site(root: Path) -> Site:
+    root = root.resolve()
+    if root not in _SITE_CACHE:
+        _SITE_CACHE[root] = Site(root)
+    return _SITE_CACHE[root]
+
+
+def _looks_like_site(folder: Path) -> bool:
+    return (folder / DATA_DIR).is_dir() or (folder / ORGANISMS_DIR).is_dir()
+
+
+def site_of(path: Path) -> Site | None:
+    """The site a figure file belongs to: the folder above ``_figures/`` when it has tables."""
+    parent = path.resolve().parent
+    if parent.name == FIGURES_DIR and _looks_like_site(parent.parent):
+        return _site(parent.parent)
+    return None
+
+
+def _has_front_matter(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False
+    return head.lstrip(b"\xef\xbb\xbf").startswith(b"---")
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[SourceFile | InputError]:
+    """Every figure file under PATHS once, in a deterministic order; bad paths as error items."""
+    seen: set[Path] = set()
+
+    def emit(path: Path, site: Site | None) -> Iterator[SourceFile]:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            yield SourceFile(path, site)
+
+    def walk(folder: Path) -> Iterator[SourceFile]:
+        if (folder / FIGURES_DIR).is_dir():
+            site = _site(folder)
+            for entry in sorted((folder / FIGURES_DIR).iterdir()):
+                if entry.is_file() and not entry.name.startswith("."):
+                    yield from emit(entry, site)
+            children = [c for c in sorted(folder.iterdir()) if c.name not in
+                        (FIGURES_DIR, DATA_DIR, ORGANISMS_DIR)]
+        else:
+            in_figures = folder.name == FIGURES_DIR
+            site = _site(folder.parent) if in_figures and _looks_like_site(folder.parent) else None
+            children = sorted(folder.iterdir())
+            for entry in children:
+                if entry.is_file() and not entry.name.startswith(".") and (
+                        in_figures or _has_front_matter(entry)):
+                    yield from emit(entry, site)
+        for child in children:
+            if child.is_dir() and not child.name.startswith(".") and child.name not in (
+                    DATA_DIR, ORGANISMS_DIR):
+                yield from walk(child)
+
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from walk(path)
+        elif path.is_file():
+            yield from emit(path, site_of(path))
+        else:
+            yield InputError("no such file or folder", path=path,
+                             fix="give a figure file, a folder of them or a site checkout")
+
+
+_KEY_LINE = re.compile(r"""^( *)(?:- )?('[^']*'|"[^"]*"|[^\s#'"{\[][^:]*?)\s*:(?:\s|$)""")
+_ITEM_LINE = re.compile(r"^( *)- ")
+
+
+def key_lines(text: str, first_line: int) -> tuple[dict[str, int], list[tuple[str, int, int]]]:
+    """Map top-level keys, ``schema-jsonld.<key>`` and list items ``key[i]`` to 1-based lines.
+
+    Also returns top-level keys that appear more than once, as (key, first line, second line).
+    A line scanner, not a YAML parser: PFOCR front matter is block style, and the mapping only
+    has to be good enough to point a curator at the right line.
+    """
+    lines: dict[str, int] = {}
+    duplicates: list[tuple[str, int, int]] = []
+    top: str | None = None
+    sub: str | None = None
+    items: dict[str, int] = {}
+    for offset, line in enumerate(text.split("\n")):
+        number = first_line + offset
+        m = _KEY_LINE.match(line)
+        if m and not line.startswith("- "):
+            indent = len(m.group(1))
+            key = m.group(2).strip("'\"")
+            if indent == 0:
+                if key in lines:
+                    duplicates.append((key, lines[key], number))
+                lines[key] = number
+                top, sub = key, None
+                continue
+            if indent == 2 and top is not None and not line.lstrip().startswith("- "):
+                sub = f"{top}.{key}"
+                lines.setdefault(sub, number)
+                continue
+        im = _ITEM_LINE.match(line)
+        if im and top is not None:
+            owner = sub if (sub and len(im.group(1)) >= 2) else top
+            index = items.get(owner, 0)
+            items[owner] = index + 1
+            lines.setdefault(f"{owner}[{index}]", number)
+    return lines, duplicates
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    pass
+
+
+def _count_aliases(text: str) -> int:
+    """Alias nodes in the YAML; a cheap text test first, the parser's events only if needed."""
+    if not re.search(r"(?:^|[\s\[{,])\*[^\s,\]}]", text):
+        return 0
+    try:
+        return sum(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_Loader))
+    except yaml.YAMLError:
+        return 0  # the loader reports the syntax error with its line
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        if isinstance(node, dict):
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, level + 1) for v in node)
+    return deepest
+
+
+def read_text(path: Path, limits: Limits) -> tuple[str, list[tuple[str, str]]]:
+    """The file as text, with the byte-order mark and CRLF line ends repaired and reported."""
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise LimitError(f"file is {size:,} bytes, over the limit of "
+                             f"{limits.max_file_bytes:,}", path=path,
+                             fix="raise it with --max-file-size if the file is genuine")
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror or err}", path=path) from None
+    repairs: list[tuple[str, str]] = []
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+        repairs.append(("file", "removed a UTF-8 byte-order mark"))
+    if b"\x00" in raw[:8192]:
+        raise InputError("binary file, not a figure file", path=path,
+                         fix="remove it from the input or give the figure's .md file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})",
+                         path=path, line=line, fix="re-save the file as UTF-8") from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        repairs.append(("file", "converted CRLF line ends to LF"))
+    return text, repairs
+
+
+def split_front_matter(text: str, path: Path) -> tuple[str, int]:
+    """The YAML between the opening and closing ``---`` lines, and the line it starts on."""
+    if not text.strip():
+        raise InputError("empty file", path=path, line=1,
+                         fix="a figure file starts with a '---' line of YAML front matter")
+    if not text.startswith("---") or text.split("\n", 1)[0].strip() != "---":
+        raise InputError("no front matter: the first line is not '---'", path=path, line=1,
+                         fix="a figure file starts with a '---' line of YAML front matter")
+    body = text.split("\n", 1)[1] if "\n" in text else ""
+    end = re.search(r"^(?:---|\.\.\.)[ \t]*$", body, re.MULTILINE)
+    if end is None:
+        raise InputError("front matter never closed", path=path,
+                         line=text.count("\n") + 1, fix="end the front matter with a '---' line")
+    return body[: end.start()], 2
+
+
+def read_front_matter(path: Path, limits: Limits = Limits()) -> FrontMatter:
+    text, repairs = read_text(path, limits)
+    yaml_text, first = split_front_matter(text, path)
+    aliases = _count_aliases(yaml_text)
+    if aliases > limits.max_aliases:
+        raise LimitError(f"YAML uses {aliases} aliases, over the limit of {limits.max_aliases}",
+                         path=path, fix="PFOCR front matter needs no anchors or aliases; expand "
+                         "them, or raise --max-aliases")
+    try:
+        data = yaml.load(yaml_text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = first + mark.line if mark else None
+        raise InputError(f"invalid YAML: {err.problem or err}", path=path, line=line,
+                         fix="fix the YAML syntax on that line") from None
+    except yaml.YAMLError as err:
+        raise InputError(f"invalid YAML: {err}", path=path) from None
+    except RecursionError:
+        raise LimitError("YAML nested too deeply", path=path) from None
+    if not isinstance(data, dict):
+        raise InputError(f"front matter is a {type(data).__name__}, not a mapping of keys",
+                         path=path, line=first, fix="write the metadata as 'key: value' lines")
+    if _depth(data, limits.max_depth) > limits.max_depth:
+        raise LimitError(f"front matter nested deeper than {limits.max_depth} levels",
+                         path=path, fix="PFOCR metadata is at most a few levels deep")
+    lines, duplicates = key_lines(yaml_text, first)
+    if duplicates:
+        key, one, two = duplicates[0]
+        raise InputError(f"key {key!r} appears twice (lines {one} and {two})", path=path,
+                         line=two, fix="keep one of them")
+    return FrontMatter(data, lines, tuple(repairs))
+
+
+def read_table(path: Path) -> list[dict[str, str]]:
+    """A ``_data/*.tsv`` table as rows; CRLF line ends and a missing final newline are fine."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read table: {err}", path=path,
+                         fix="tables are UTF-8 tab-separated files") from None
+    reader = csv.DictReader(io.StringIO(text.replace("\r\n", "\n")), delimiter="\t",
+                            quoting=csv.QUOTE_NONE)
+    rows = []
+    for row in reader:
+        if None in row:
+            raise InputError("row has more cells than the header", path=path,
+                             line=reader.line_num, fix="check the tabs on that line")
+        rows.append({k: (v or "").strip() for k, v in row.items() if k})
+    return rows
+
+
+def read_organism_pages(folder: Path) -> dict[str, str]:
+    """Latin name -> taxid from organism pages; pages without both are skipped."""
+    taxa: dict[str, str] = {}
+    if not folder.is_dir():
+        return taxa
+    for page in sorted(folder.glob("*.md")):
+        try:
+            text, _ = read_text(page, Limits())
+            yaml_text, _ = split_front_matter(text, page)
+            data = yaml.load(yaml_text, Loader=_Loader)  # noqa: S506
+        except (InputError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict):
+            latin, taxid = data.get("latin"), data.get("ncbi")
+            if isinstance(latin, str) and str(taxid).isdigit():
+                taxa.setdefault(latin.strip(), str(taxid))
+    return taxa
