@@ -1,0 +1,403 @@
+"""SHACL validation of figure graphs, one figure at a time, with findings tied to file and line.
+
+The shapes live in ``shapes/*.ttl`` (packaged as ``rdfexport/shapes``). pySHACL is the engine of
+record; ``shacl-rust`` is offered as a faster engine because a test shows it reports exactly the
+same results on the whole sample (``tests/test_validate_engines.py``).
+
+How a finding gets its line: every shape carries ``pfocrsh:frontMatterKey`` (the front-matter
+key(s) its values come from); the figure record knows the line of every key (and of every list
+item, ``key[i]``). That table lives in the shapes, next to the rules, and nowhere else.
+
+Two facts the RDF model cannot carry are added, as ``pfocrsh:`` triples, to the graph that is
+validated (never to the export), so that SHACL reports them like everything else:
+
+- ``pfocrsh:repaired`` — one literal per :class:`rdfexport.errors.Repair` the exporter made;
+  the shape ``pfocrsh:FigureRepair`` reports each as ``sh:Info``.
+- ``pfocrsh:duplicateKeyword`` — a keyword listed twice in the ``schema-jsonld`` block (RDF
+  folds repeated values); ``pfocrsh:FigureKeywordDuplicate`` reports it as ``sh:Warning``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import rdflib
+from rdflib import RDF, BNode, Literal, URIRef
+from rdflib.namespace import SH
+
+from rdfexport.errors import Repair, UsageError, ValidationConfigError
+
+if TYPE_CHECKING:
+    from rdfexport.graph import FigureGraph
+
+PFOCRSH = rdflib.Namespace("https://pfocr.wikipathways.org/shapes#")
+FRONT_MATTER_KEY = PFOCRSH.frontMatterKey
+REPAIR_SHAPE = PFOCRSH.FigureRepair
+REPAIRED = PFOCRSH.repaired
+DUPLICATE_KEYWORD = PFOCRSH.duplicateKeyword
+
+ENGINES = ("pyshacl", "shacl-rust")
+DEFAULT_ENGINE = "pyshacl"
+
+
+class Severity(IntEnum):
+    """SHACL severities, ordered: ``Severity.VIOLATION > Severity.WARNING > Severity.INFO``."""
+
+    INFO = 1
+    WARNING = 2
+    VIOLATION = 3
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """``"violation"``, ``"Warning"``, ``"sh:Info"`` or the full SHACL IRI."""
+        name = str(text).strip()
+        for prefix in (str(SH), "sh:"):
+            if name.startswith(prefix):
+                name = name[len(prefix):]
+        try:
+            return cls[name.upper()]
+        except KeyError:
+            raise UsageError(f"unknown severity {text!r}",
+                             fix="use one of violation, warning, info") from None
+
+    @property
+    def iri(self) -> URIRef:
+        return SH[self.label]
+
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One validation result, pointed at the figure file and the line of its front-matter key."""
+
+    severity: Severity
+    figid: str
+    file: str
+    line: int | None
+    focus: str
+    path: str | None
+    value: str | None
+    message: str
+    shape: str
+    # For the standard report (Turtle): the SHACL constraint component and the value as an
+    # N-Triples term; not part of a finding's identity.
+    component: str | None = field(default=None, compare=False, repr=False)
+    value_nt: str | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def rule(self) -> str:
+        """The shape's local name, e.g. ``FigureTitle``: what the reports call the rule."""
+        return self.shape.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity.label, "figid": self.figid, "file": self.file,
+            "line": self.line, "focus": self.focus, "path": self.path, "value": self.value,
+            "message": self.message, "shape": self.shape,
+        }
+
+
+def counts(findings: Iterable[Finding]) -> dict[Severity, int]:
+    c = Counter(f.severity for f in findings)
+    return {s: c.get(s, 0) for s in sorted(Severity, reverse=True)}
+
+
+def summary_line(findings: Sequence[Finding], figures: int | None = None) -> str:
+    """One line for standard error, e.g. ``validation: 2 violations, 5 warnings, 130 infos in 3
+    of 130 figures``."""
+    c = counts(findings)
+    parts = [f"{n} {s.label.lower()}{'' if n == 1 else 's'}" for s, n in c.items()]
+    with_findings = len({f.figid for f in findings if f.severity > Severity.INFO})
+    of = f" of {figures}" if figures is not None else ""
+    return (f"validation: {', '.join(parts)}; {with_findings}{of} figure(s) with violations or "
+            "warnings")
+
+
+def reaches(findings: Iterable[Finding], fail_on: Severity) -> bool:
+    """True when any finding is at least as severe as ``fail_on`` (the exit-1 condition)."""
+    return any(f.severity >= fail_on for f in findings)
+
+
+def bundled_shapes_dir() -> Path:
+    """``rdfexport/shapes`` in an installed wheel; the repository's ``shapes/`` in a checkout."""
+    packaged = importlib.resources.files("rdfexport") / "shapes"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    source = Path(__file__).resolve().parent.parent / "shapes"
+    if source.is_dir():
+        return source
+    raise ValidationConfigError("the bundled SHACL shapes are missing from this installation",
+                                fix="reinstall rdfexport, or pass --shapes DIR")
+
+
+def load_shapes(shapes_dir: Path | None = None) -> rdflib.Graph:
+    """All ``*.ttl`` files of ``shapes_dir`` (default: the bundled shapes) as one graph."""
+    directory = Path(shapes_dir) if shapes_dir is not None else bundled_shapes_dir()
+    if not directory.is_dir():
+        raise ValidationConfigError(f"shapes directory {directory} does not exist",
+                                    path=directory, fix="pass a directory holding *.ttl shapes")
+    files = sorted(directory.glob("*.ttl"))
+    if not files:
+        raise ValidationConfigError(f"no *.ttl shapes files in {directory}", path=directory,
+                                    fix="pass a directory holding SHACL shapes in Turtle")
+    graph = rdflib.Graph()
+    for f in files:
+        try:
+            graph.parse(f, format="turtle")
+        except Exception as err:  # rdflib raises several unrelated types for bad Turtle
+            line = getattr(err, "lines", None) or getattr(err, "line", None)
+            raise ValidationConfigError(f"cannot read shapes: {err}", path=f,
+                                        line=line if isinstance(line, int) else None,
+                                        fix="fix the Turtle syntax of the shapes file") from None
+    return graph
+
+
+@dataclass(frozen=True)
+class RawResult:
+    """A validation result as an engine reports it, before it is tied to a file and line."""
+
+    severity: Severity
+    focus: rdflib.term.Node
+    path: rdflib.term.Node | None
+    value: rdflib.term.Node | None
+    shape: rdflib.term.Node
+    component: rdflib.term.Node | None
+    message: str | None
+
+    def key(self) -> tuple[str, ...]:
+        """What two engines must agree on (messages are engine-specific wording)."""
+        return (self.severity.label, _nt(self.focus), _nt(self.path) if self.path else "",
+                _nt(self.value) if self.value is not None else "", _nt(self.shape),
+                _nt(self.component) if self.component else "")
+
+
+def _nt(term: rdflib.term.Node) -> str:
+    return term.n3() if not isinstance(term, BNode) else "_:b"
+
+
+def source_facts(fg: FigureGraph) -> tuple[list[tuple[Any, Any, Any]], dict[str, Repair]]:
+    """The ``pfocrsh:`` triples stating repairs and duplicate keywords of one figure."""
+    focus = URIRef(fg.iri)
+    triples: list[tuple[Any, Any, Any]] = []
+    by_text: dict[str, Repair] = {}
+    for repair in fg.figure.repairs:
+        text = f"{repair.key}: {repair.message}"
+        by_text[text] = repair
+        triples.append((focus, REPAIRED, Literal(text)))
+    block = fg.figure.block or {}
+    keywords = block.get("keywords")
+    if isinstance(keywords, list):
+        for word, n in Counter(k for k in keywords if isinstance(k, str)).items():
+            if n > 1:
+                triples.append((focus, DUPLICATE_KEYWORD, Literal(word)))
+    return triples, by_text
+
+
+class Validator:
+    """Validate figure graphs one at a time against the SHACL shapes.
+
+    ``Validator(shapes_dir=None, engine="pyshacl").validate(fg) -> list[Finding]``.
+    """
+
+    def __init__(self, shapes_dir: Path | None = None, engine: str = DEFAULT_ENGINE) -> None:
+        if engine not in ENGINES:
+            raise UsageError(f"unknown SHACL engine {engine!r}",
+                             fix=f"use one of {', '.join(ENGINES)}")
+        self.shapes_dir = shapes_dir
+        self.engine_name = engine
+        self.shapes = load_shapes(shapes_dir)
+        self._keys: dict[rdflib.term.Node, tuple[str, ...]] = {}
+        for shape, text in self.shapes.subject_objects(FRONT_MATTER_KEY):
+            self._keys[shape] = tuple(str(text).split())
+        self._messages: dict[rdflib.term.Node, str] = {
+            s: str(m) for s, m in self.shapes.subject_objects(SH.message)}
+        self._engine = _make_engine(engine, self.shapes)
+
+    # -- the API the convert command uses ----------------------------------------------------
+
+    def validate(self, fg: FigureGraph) -> list[Finding]:
+        """All findings for one figure graph, sorted by line, severity and rule."""
+        data = self.data_graph(fg)
+        _, by_text = source_facts(fg)
+        raw = self._engine.run(data)
+        findings = [self._finding(r, fg, by_text) for r in raw]
+        findings.sort(key=_sort_key)
+        return findings
+
+    def data_graph(self, fg: FigureGraph) -> rdflib.Graph:
+        """The graph that is validated: the figure's triples plus its source facts."""
+        data = rdflib.Graph()
+        for triple in fg.rdflib_graph():
+            data.add(triple)
+        triples, _ = source_facts(fg)
+        for triple in triples:
+            data.add(triple)
+        return data
+
+    def raw(self, data: rdflib.Graph) -> list[RawResult]:
+        """The engine's results for any data graph (used to compare engines and whole graphs)."""
+        return self._engine.run(data)
+
+    # -- from an engine result to a finding --------------------------------------------------
+
+    def _finding(self, r: RawResult, fg: FigureGraph, by_text: dict[str, Repair]) -> Finding:
+        figure = fg.figure
+        value = None if r.value is None else str(r.value)
+        message = self._messages.get(r.shape) or r.message or "does not conform"
+        if r.shape == REPAIR_SHAPE and value in by_text:
+            repair = by_text[value]
+            return Finding(
+                Severity.INFO, figure.figid, figure.path, repair.line, str(r.focus),
+                str(r.path) if r.path else None, value,
+                f"repaired {repair.key}: {repair.message}; fix it in the source", str(r.shape),
+                str(r.component) if r.component else None, _nt(r.value) if r.value else None)
+        return Finding(
+            r.severity, figure.figid, figure.path, self.line_of(r, fg), str(r.focus),
+            str(r.path) if r.path else None, value, message, str(r.shape),
+            str(r.component) if r.component else None,
+            _nt(r.value) if r.value is not None else None)
+
+    def keys_of(self, shape: rdflib.term.Node) -> tuple[str, ...]:
+        return self._keys.get(shape, ())
+
+    def line_of(self, r: RawResult, fg: FigureGraph) -> int | None:
+        """The line of the front-matter key behind a result (of the list item when known)."""
+        lines = fg.figure.lines
+        repaired_keys = {rep.key for rep in fg.figure.repairs}
+        for key in self.keys_of(r.shape):
+            if key not in lines:
+                continue
+            item = _item_index(fg, key, r.value) if key not in repaired_keys else None
+            if item is not None and f"{key}[{item}]" in lines:
+                return lines[f"{key}[{item}]"]
+            return lines[key]
+        return lines.get("figid")
+
+
+def _item_index(fg: FigureGraph, key: str, value: rdflib.term.Node | None) -> int | None:
+    """Index of ``value`` in the list behind ``key`` (keyword lists), or None."""
+    if value is None or not isinstance(value, Literal):
+        return None
+    if key == "schema-jsonld.keywords":
+        items = (fg.figure.block or {}).get("keywords")
+        if isinstance(items, list):
+            text = str(value)
+            for i, item in enumerate(items):
+                if item == text:
+                    return i
+    return None
+
+
+def _sort_key(f: Finding) -> tuple[Any, ...]:
+    return (f.line or 0, -int(f.severity), f.rule, f.value or "")
+
+
+# -- engines -----------------------------------------------------------------------------------
+
+
+class _PySHACL:
+    """pySHACL, the engine of record. The shapes are harvested once and reused."""
+
+    def __init__(self, shapes: rdflib.Graph) -> None:
+        from pyshacl.shapes_graph import ShapesGraph
+
+        self.shapes = shapes
+        self.shapes_graph = ShapesGraph(shapes)
+        self.shapes_graph.shapes  # noqa: B018 - harvest the shapes once, now
+        self.options = {"inference": "none", "abort_on_first": False, "allow_infos": True,
+                        "allow_warnings": True, "advanced": False, "inplace": True,
+                        "use_js": False, "iterate_rules": False}
+
+    def run(self, data: rdflib.Graph) -> list[RawResult]:
+        from pyshacl.graph_abstraction import DataGraph
+        from pyshacl.validator import Validator as PyValidator
+
+        validator = PyValidator.__new__(PyValidator)
+        # Validator.__init__ would harvest the shapes again for every figure (most of the cost);
+        # set up the same state with the shapes harvested once.
+        options = dict(self.options)
+        PyValidator._load_default_options(options)
+        validator.options = options
+        validator.logger = options["logger"]
+        validator.debug = options["debug"]
+        validator.pre_inferenced = False
+        validator.inplace = True
+        validator.data_graph = DataGraph.from_rdflib(data)
+        validator._target_graph = None
+        validator.ont_graph = None
+        validator.data_graph_is_multigraph = validator.data_graph.is_multigraph()
+        validator.shacl_graph = self.shapes_graph
+        _, report, _ = validator.run()
+        return parse_report(report)
+
+
+class _ShaclRust:
+    """shacl-rust (PyPI ``shacl-rust``): same results as pySHACL on the sample, ~10x faster."""
+
+    def __init__(self, shapes: rdflib.Graph) -> None:
+        try:
+            import shacl_rust
+        except ImportError:
+            raise UsageError("the shacl-rust engine is not installed",
+                             fix="pip install shacl-rust, or use --engine pyshacl") from None
+        self.module = shacl_rust
+        self.shapes_text = shapes.serialize(format="nt")
+
+    def run(self, data: rdflib.Graph) -> list[RawResult]:
+        report = self.module.validate(data.serialize(format="nt"), self.shapes_text,
+                                      data_format="nt", shapes_format="nt")
+        return [_from_rust(r) for r in report["results"]]
+
+
+def _make_engine(name: str, shapes: rdflib.Graph) -> Any:
+    return _PySHACL(shapes) if name == "pyshacl" else _ShaclRust(shapes)
+
+
+def _term(text: str | None) -> rdflib.term.Node | None:
+    if text is None or text == "":
+        return None
+    if text.startswith("<") and text.endswith(">"):
+        return URIRef(text[1:-1])
+    if text.startswith("_:"):
+        return BNode(text[2:])
+    g = rdflib.Graph()
+    g.parse(data=f"<urn:s> <urn:p> {text} .", format="nt")
+    return next(iter(g.objects()))
+
+
+def _from_rust(r: dict[str, Any]) -> RawResult:
+    messages = r.get("messages") or []
+    return RawResult(Severity.parse(str(_term(r["severity"]))), _term(r["focusNode"]),
+                     _term(r.get("resultPath")), _term(r.get("value")), _term(r["sourceShape"]),
+                     _term(r.get("sourceConstraintComponent")),
+                     messages[-1] if messages else None)
+
+
+def parse_report(report: rdflib.Graph) -> list[RawResult]:
+    """The results of a standard ``sh:ValidationReport`` graph."""
+    out = []
+    for r in report.subjects(RDF.type, SH.ValidationResult):
+        severity = report.value(r, SH.resultSeverity)
+        message = report.value(r, SH.resultMessage)
+        out.append(RawResult(
+            Severity.parse(str(severity)), report.value(r, SH.focusNode),
+            report.value(r, SH.resultPath), report.value(r, SH.value),
+            report.value(r, SH.sourceShape), report.value(r, SH.sourceConstraintComponent),
+            str(message) if message is not None else None))
+    return out
