@@ -96,7 +96,8 @@ class Server:
 
     def sparql(self, query: str) -> list[dict[str, str]]:
         """Run a SELECT directly over HTTP (test helper, independent of rdfexport)."""
-        r = httpx.post(self.query_url, data={"query": query},
+        auth = httpx.DigestAuth(self.user, self.password) if self.user else None
+        r = httpx.post(self.query_url, data={"query": query}, auth=auth,
                        headers={"Accept": "application/sparql-results+json"}, timeout=60)
         r.raise_for_status()
         return [{k: v["value"] for k, v in b.items()} for b in r.json()["results"]["bindings"]]
@@ -276,3 +277,25 @@ def fake_graph(n: int, triples: int = 20, version: int = 0) -> FakeGraph:
         quads.append(ox.Quad(s, ox.NamedNode(schema + "keywords"),
                              ox.Literal(f"kw {n}.{t}.{version}"), g))
     return FakeGraph(iri, tuple(sorted(quads, key=str)), FakeFigure(figid, f"_figures/{figid}.md"))
+
+
+def reset(server: Server) -> None:
+    """Drop every graph rdfexport may have written (figures, state, VoID, staging)."""
+    rows = server.sparql('SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } '
+                         'FILTER(STRSTARTS(STR(?g), "https://pfocr.wikipathways.org/")) }')
+    if rows:
+        server.update(" ;\n".join(f"DROP SILENT GRAPH <{r['g']}>" for r in rows))
+
+
+def open_test_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path,
+                    **kwargs: object):  # type: ignore[no-untyped-def]
+    """A fresh, empty store of ``kind`` ("embedded", "oxigraph" or "virtuoso")."""
+    from rdfexport.stores import open_store
+
+    if kind == "embedded":
+        return open_store(tmp_path / "store")
+    server: Server = request.getfixturevalue("oxigraph_server" if kind == "oxigraph"
+                                             else "virtuoso")
+    reset(server)
+    return open_store(endpoint=server.query_url, user=server.user, password=server.password,
+                      **kwargs)  # type: ignore[arg-type]

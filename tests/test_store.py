@@ -1,0 +1,192 @@
+"""Loading into the embedded store, a real Oxigraph server and a real Virtuoso: one named graph
+per figure, replaced by content digest; idempotent; resumable; clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from servers import (  # noqa: F401  (fixtures)
+    fake_graph,
+    open_test_store,
+    oxigraph_server,
+    reset,
+    virtuoso,
+)
+
+from rdfexport import vocab
+from rdfexport.errors import ExitCode, StoreError
+from rdfexport.stores import open_store
+from rdfexport.stores.base import STATE_GRAPH, LoadStats, staging_graph
+
+KINDS = ["embedded", "oxigraph", "virtuoso"]
+FIGURES = "https://pfocr.wikipathways.org/figures/"
+
+
+@pytest.fixture(params=KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = open_test_store(request.param, request, tmp_path)
+    s.batch_figures = 3  # several batches even in small tests
+    yield s
+    s.close()
+
+
+def figure_quads(store) -> set[tuple[str, str, str, str]]:  # type: ignore[no-untyped-def]
+    r = store.query(f'SELECT ?g ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} '
+                    f'FILTER(STRSTARTS(STR(?g), "{FIGURES}")) }}')
+    return {tuple(str(t) for t in row) for row in r.rows}  # type: ignore[misc]
+
+
+def expected_quads(graphs) -> set[tuple[str, str, str, str]]:  # type: ignore[no-untyped-def]
+    return {(str(q.graph_name), str(q.subject), str(q.predicate), str(q.object))
+            for g in graphs for q in g.quads}
+
+
+def void(stats: LoadStats) -> list[ox.Quad]:
+    g = ox.NamedNode(vocab.VOID_GRAPH)
+    return [ox.Quad(ox.NamedNode(vocab.DATASET), ox.NamedNode("http://rdfs.org/ns/void#triples"),
+                    ox.Literal(str(stats.triples_in_store),
+                               datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")),
+                    g)]
+
+
+def test_load_then_reload_unchanged_changes_nothing(store) -> None:  # type: ignore[no-untyped-def]
+    graphs = [fake_graph(i) for i in range(8)]
+    first = store.load(graphs, void=void)
+    assert (first.added, first.replaced, first.skipped) == (8, 0, 0)
+    assert first.triples == first.triples_in_store == 160 and first.void_written
+    before = figure_quads(store)
+    assert before == expected_quads(graphs)
+    second = store.load(graphs, void=void)
+    assert (second.added, second.replaced, second.skipped, second.triples) == (0, 0, 8, 0)
+    assert not second.void_written  # the VoID graph (and its date) stays as it was
+    assert figure_quads(store) == before
+
+
+def test_changed_figure_replaces_exactly_its_graph(store) -> None:  # type: ignore[no-untyped-def]
+    graphs = [fake_graph(i) for i in range(6)]
+    store.load(graphs, void=void)
+    changed = fake_graph(2, triples=5, version=1)
+    stats = store.load([*graphs[:2], changed, *graphs[3:]], void=void)
+    assert (stats.added, stats.replaced, stats.skipped) == (0, 1, 5)
+    assert stats.triples_in_store == 5 * 20 + 5
+    assert figure_quads(store) == expected_quads([*graphs[:2], changed, *graphs[3:]])
+    n = store.query(f"SELECT ?n WHERE {{ GRAPH <{vocab.VOID_GRAPH}> {{ ?d ?p ?n }} }}").rows
+    assert int(n[0][0].value) == 105  # the VoID graph follows
+
+
+def test_interrupted_load_resumes_without_duplicates(
+        store, request: pytest.FixtureRequest) -> None:  # type: ignore[no-untyped-def]
+    graphs = [fake_graph(i) for i in range(10)]
+
+    def interrupted() -> Iterator:  # type: ignore[type-arg]
+        yield from graphs[:7]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.load(interrupted(), void=void)
+    # Also what a crash between writing a graph and recording it leaves: a half-written figure
+    # graph without state, and (remote stores) a staging graph that was never moved.
+    half = fake_graph(8)
+    if hasattr(store, "put_graph"):
+        store.put_graph(half.iri, half.quads[:5], "test")
+        if not store.atomic_put:
+            store.put_graph(staging_graph(fake_graph(9).iri), fake_graph(9).quads, "test")
+    else:
+        store.store.extend(half.quads[:5])
+    stats = store.load(graphs, void=void)
+    assert stats.skipped >= 6 and stats.added >= 3
+    assert figure_quads(store) == expected_quads(graphs)
+    r = store.query('SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } '
+                    'FILTER(STRSTARTS(STR(?g), "https://pfocr.wikipathways.org/rdfexport/staging/")) }')
+    assert int(r.rows[0][0].value) == 0  # no staging leftovers in the union default graph
+    assert store.load(graphs, void=void).skipped == 10
+
+
+def test_state_graph_records_digest_and_size(store) -> None:  # type: ignore[no-untyped-def]
+    g = fake_graph(1)
+    store.load([g])
+    assert store.read_state() == {g.iri: (g.digest, 20)}
+    rows = store.query(f"SELECT ?p WHERE {{ GRAPH <{STATE_GRAPH}> {{ <{g.iri}> ?p ?o }} }}").rows
+    assert len(rows) == 2
+
+
+def test_union_of_all_graphs_is_the_default_graph(store) -> None:  # type: ignore[no-untyped-def]
+    store.load([fake_graph(i) for i in range(4)])
+    r = store.query("SELECT (COUNT(DISTINCT ?f) AS ?n) WHERE "
+                    "{ ?f <http://schema.org/mentions> <https://identifiers.org/ncbigene/7157> }")
+    assert int(r.rows[0][0].value) == 4
+
+
+def test_ask_and_construct(store) -> None:  # type: ignore[no-untyped-def]
+    g = fake_graph(1)
+    store.load([g])
+    assert store.query(f"ASK {{ <{g.iri}> ?p ?o }}").boolean is True
+    r = store.query(f"CONSTRUCT {{ <{g.iri}> <http://schema.org/name> ?n }} "
+                    f"WHERE {{ <{g.iri}> <http://schema.org/name> ?n }}")
+    assert [t.object.value for t in r.triples] == ["Figure 1 v0"]
+
+
+def test_virtuoso_row_cap_is_paged_past(virtuoso) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    reset(virtuoso)
+    cap = int(virtuoso.extra["max_rows"])  # type: ignore[call-overload]
+    graphs = [fake_graph(i, triples=cap // 2 + 7) for i in range(3)]  # 3 * (cap/2 + 7) > cap
+    total = sum(len(g.quads) for g in graphs)
+    s = open_store(endpoint=virtuoso.query_url, user=virtuoso.user, password=virtuoso.password)
+    s.load(graphs)
+    # The server alone stops at its cap, silently:
+    assert len(virtuoso.sparql(f'SELECT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} '
+                               f'FILTER(STRSTARTS(STR(?g), "{FIGURES}")) }}')) == cap
+    r = s.query(f'SELECT ?g ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} '
+                f'FILTER(STRSTARTS(STR(?g), "{FIGURES}")) }}')
+    assert r.pages > 1
+    assert len(r.rows) == len(set(r.rows)) == total
+    assert {tuple(str(t) for t in row) for row in r.rows} == expected_quads(graphs)
+    # a query with its own ORDER BY is paged in that order
+    r = s.query(f'SELECT ?o WHERE {{ GRAPH ?g {{ ?s <http://schema.org/keywords> ?o }} '
+                f'FILTER(STRSTARTS(STR(?g), "{FIGURES}")) }} ORDER BY DESC(?o)')
+    values = [row[0].value for row in r.rows]
+    assert values == sorted(values, reverse=True) and len(values) == total - 2 * 3
+    s.close()
+
+
+def test_virtuoso_wrong_password_is_a_clear_store_error(virtuoso) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    with pytest.raises(StoreError) as info:
+        s = open_store(endpoint=virtuoso.query_url, user="dba", password="not-the-password",
+                       retries=0)
+        s.load([fake_graph(1)])
+    err = info.value
+    assert err.exit_code == ExitCode.STORE
+    assert "401" in err.message and "'dba'" in err.message and "RDFEXPORT_PASSWORD" in err.message
+    assert "not-the-password" not in err.message
+
+
+def test_server_down_is_a_clear_store_error_after_retries() -> None:
+    from servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/query"
+    with pytest.raises(StoreError) as info:
+        open_store(endpoint=url, retries=2)
+    err = info.value
+    assert err.exit_code == ExitCode.STORE
+    assert url in err.message and "running" in err.message and "3 attempts" in err.message
+
+
+def test_embedded_store_locked_by_another_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "store"
+    open_store(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import pyoxigraph,sys,time; s=pyoxigraph.Store(sys.argv[1]); "
+         "print('ok', flush=True); time.sleep(30)", str(path)], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+        with pytest.raises(StoreError, match="in use by another process"):
+            open_store(path)
+    finally:
+        holder.kill()
+        holder.wait()
