@@ -9,7 +9,6 @@ A missing binary skips the test with the reason, except when ``RDFEXPORT_REQUIRE
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -29,16 +28,7 @@ VIRTUOSO_USER = "dba"
 VIRTUOSO_PASSWORD = "dba"
 
 
-def require_binary(name: str, install_hint: str) -> str:
-    """Path of ``name``; skip (or fail under RDFEXPORT_REQUIRE_SERVERS=1) when it is missing."""
-    path = shutil.which(name)
-    if path:
-        return path
-    reason = f"'{name}' not found on PATH ({install_hint})"
-    if os.environ.get("RDFEXPORT_REQUIRE_SERVERS") == "1":
-        pytest.fail(f"RDFEXPORT_REQUIRE_SERVERS=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-    raise AssertionError("unreachable")
+from conftest import require_binary  # the one skip-or-fail rule of the suite
 
 
 def free_port() -> int:
@@ -109,8 +99,7 @@ class Server:
 
 
 def start_virtuoso(directory: Path, max_rows: int = VIRTUOSO_MAX_ROWS) -> Server:
-    binary = require_binary(
-        "virtuoso-t", "apt-get install virtuoso-opensource, or run scripts/install-system.sh")
+    binary = require_binary("virtuoso-t", "Virtuoso server, Debian package virtuoso-opensource")
     http, sql = free_port(), free_port()
     db = directory / "db"
     db.mkdir(parents=True, exist_ok=True)
@@ -184,7 +173,8 @@ def stop_virtuoso(server: Server) -> None:
     if isql and server.proc.poll() is None:
         try:  # clean shutdown (checkpoint); SIGTERM below if it did not work
             subprocess.run([isql, f"127.0.0.1:{server.extra['sql_port']}", server.user or "dba",
-                            server.password or "dba", "-K"], capture_output=True, timeout=30)
+                            server.password or "dba", "-K"], capture_output=True, timeout=30,
+                           check=False)
             server.proc.wait(30)
         except subprocess.TimeoutExpired:
             pass
@@ -192,7 +182,7 @@ def stop_virtuoso(server: Server) -> None:
 
 
 def start_oxigraph(directory: Path) -> Server:
-    binary = require_binary("oxigraph", "pip install oxigraph (the dev extra of pyproject.toml)")
+    binary = require_binary("oxigraph", "Oxigraph server: pip install oxigraph, in the dev extra")
     port = free_port()
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / "oxigraph.log"
@@ -254,6 +244,9 @@ class FakeGraph:
         import hashlib
 
         return hashlib.sha256(self.nquads()).hexdigest()
+
+    def __len__(self) -> int:
+        return len(self.quads)
 
     def nquads(self) -> bytes:
         import pyoxigraph as ox

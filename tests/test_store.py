@@ -174,6 +174,10 @@ def test_server_down_is_a_clear_store_error_after_retries() -> None:
     assert url in err.message and "running" in err.message and "3 attempts" in err.message
 
 
+HOLD_STORE = ("import pyoxigraph, sys, time; s = pyoxigraph.Store(sys.argv[1]); "
+              "print('ok', flush=True); time.sleep(30)")
+
+
 def test_embedded_store_locked_by_another_process(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -181,8 +185,7 @@ def test_embedded_store_locked_by_another_process(tmp_path: Path) -> None:
     path = tmp_path / "store"
     open_store(path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import pyoxigraph,sys,time; s=pyoxigraph.Store(sys.argv[1]); "
-         "print('ok', flush=True); time.sleep(30)", str(path)], stdout=subprocess.PIPE)
+        [sys.executable, "-c", HOLD_STORE, str(path)], stdout=subprocess.PIPE)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
         with pytest.raises(StoreError, match="in use by another process"):

@@ -11,7 +11,7 @@ from pathlib import Path
 from rdfexport.stores.base import BaseStore, LoadStats, QueryResult
 from rdfexport.stores.embedded import DEFAULT_STORE_DIR, EmbeddedStore
 
-__all__ = ["BaseStore", "LoadStats", "QueryResult", "EmbeddedStore", "DEFAULT_STORE_DIR",
+__all__ = ["DEFAULT_STORE_DIR", "BaseStore", "EmbeddedStore", "LoadStats", "QueryResult",
            "open_store"]
 
 

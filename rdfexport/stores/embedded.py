@@ -21,6 +21,7 @@ from rdfexport.stores.base import (
     GraphLike,
     QueryResult,
     query_form,
+    size,
     state_quads,
 )
 
@@ -72,7 +73,7 @@ class EmbeddedStore(BaseStore):
 
     # -- writing -----------------------------------------------------------------------------
     def write_batch(self, batch: list[tuple[GraphLike, bool]]) -> None:
-        quads: list[ox.Quad] = []
+        data: list[bytes] = []
         state: list[ox.Quad] = []
         for fg, existed in batch:
             node = ox.NamedNode(fg.iri)
@@ -80,9 +81,9 @@ class EmbeddedStore(BaseStore):
                 self._forget(fg.iri)  # state first: an interrupted replacement is redone
             if existed or self.store.contains_named_graph(node):  # also a half-loaded leftover
                 self.store.remove_graph(node)
-            quads.extend(fg.quads)
-            state.extend(state_quads(fg.iri, fg.digest, len(fg.quads)))
-        self.store.bulk_extend(quads)
+            data.append(fg.nquads())
+            state.extend(state_quads(fg.iri, fg.digest, size(fg)))
+        self.store.bulk_load(b"".join(data), format=ox.RdfFormat.N_QUADS)
         self.store.extend(state)
 
     def replace_graph(self, iri: str, quads: Sequence[ox.Quad]) -> None:

@@ -32,6 +32,7 @@ from rdfexport.stores.base import (
     QueryResult,
     paged_query,
     query_form,
+    size,
     staging_graph,
 )
 
@@ -201,7 +202,7 @@ class RemoteStore(BaseStore):
         if not self.atomic_put:
             counts = self.count_graphs(list(targets.values()))
             for fg, _ in batch:
-                got, want = counts.get(targets[fg.iri], 0), len(fg.quads)
+                got, want = counts.get(targets[fg.iri], 0), size(fg)
                 if got != want:
                     raise StoreError(
                         f"{self.target} stored {got} of the {want} triples of {_label(fg)} in "
@@ -213,7 +214,7 @@ class RemoteStore(BaseStore):
         subjects = " ".join(f"<{fg.iri}>" for fg, _ in batch)
         ops.append(f"DELETE {{ GRAPH <{STATE_GRAPH}> {{ ?g ?p ?o }} }} WHERE {{ "
                    f"VALUES ?g {{ {subjects} }} GRAPH <{STATE_GRAPH}> {{ ?g ?p ?o }} }}")
-        data = " ".join(f'<{fg.iri}> <{DIGEST}> "{fg.digest}" ; <{TRIPLES}> {len(fg.quads)} .'
+        data = " ".join(f'<{fg.iri}> <{DIGEST}> "{fg.digest}" ; <{TRIPLES}> {size(fg)} .'
                         for fg, _ in batch)
         ops.append(f"INSERT DATA {{ GRAPH <{STATE_GRAPH}> {{ {data} }} }}")
         # Not retried request by request: a MOVE applied twice would empty the target. A failed
