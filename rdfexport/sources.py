@@ -274,7 +274,10 @@ def read_front_matter(path: Path, limits: Limits = Limits()) -> FrontMatter:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = first + mark.line if mark else None
-        raise InputError(f"invalid YAML: {err.problem or err}", path=path, line=line,
+        problem = f"invalid YAML: {err.problem or err}"
+        if err.context and err.context_mark and err.context_mark is not mark:
+            problem += f" ({err.context} that starts on line {first + err.context_mark.line})"
+        raise InputError(problem, path=path, line=line,
                          fix="fix the YAML syntax on that line") from None
     except yaml.YAMLError as err:
         raise InputError(f"invalid YAML: {err}", path=path) from None

@@ -27,7 +27,5 @@ def require_binary(name: str, why: str) -> str:
         pytest.skip(message)
     return path
 
-
-@pytest.fixture(autouse=True)
-def _reproducible_dates(monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01T00:00:00Z
+# Reproducible VoID dates in every test, fixtures of any scope included: 2026-01-01T00:00:00Z.
+os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")
