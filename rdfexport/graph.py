@@ -23,7 +23,6 @@ from rdfexport.errors import InputError, RdfExportError
 from rdfexport.records import Figure
 
 ENGINES = ("oxigraph", "pyld")
-_BNODE = re.compile(r"_:[A-Za-z0-9_.-]+")
 _XSD = vocab.PREFIXES["xsd"]
 
 
@@ -58,26 +57,51 @@ class FigureGraph:
         return g
 
 
-def finish(fig: Figure, quads: Iterable[ox.Quad]) -> FigureGraph:
-    """Canonical form: the figure's graph only, duplicates removed, blank nodes skolemized, sorted."""
-    graph = ox.NamedNode(fig.iri)
-    lines = {f"{ox.Quad(q.subject, q.predicate, q.object, graph)} .\n" for q in quads}
-    text = sorted(lines)
-    if any("_:" in line for line in text):
+def _by_graph(data: bytes) -> dict[str, list[bytes]]:
+    """N-Quads lines grouped by graph name (the last term: IRIs hold no space or '<')."""
+    groups: dict[str, list[bytes]] = defaultdict(list)
+    for line in data.splitlines(keepends=True):
+        cut = line.rfind(b" <")
+        groups[line[cut + 2: line.rindex(b">")].decode() if cut > 0 else ""].append(line)
+    return groups
+
+
+def _nquads(quads: Iterable[ox.Quad]) -> bytes:
+    return ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
+
+
+def finish(fig: Figure, lines: Iterable[bytes]) -> FigureGraph:
+    """Canonical form: duplicates removed, blank nodes skolemized, lines sorted."""
+    text = sorted(set(lines))
+    if any(line.startswith(b"_:") or _BNODE_OBJECT.search(line) for line in text):
         text = _skolemize(fig, text)
-    data = "".join(text).encode("utf-8")
+    data = b"".join(text)
     return FigureGraph(fig, fig.iri, data, hashlib.sha256(data).hexdigest())
 
 
-def _skolemize(fig: Figure, lines: list[str]) -> list[str]:
+_BNODE_OBJECT = re.compile(rb" _:[A-Za-z0-9_.-]+ <[^<>]*> \.\n$")
+
+
+def _skolemize(fig: Figure, lines: list[bytes]) -> list[bytes]:
     """Blank nodes (only from unusual schema-jsonld blocks) -> stable IRIs, for stores and diffs."""
     base = f"{vocab.SITE}.well-known/genid/{hashlib.sha1(fig.figid.encode()).hexdigest()[:12]}-"
-    names: dict[str, str] = {}
-    ordered = sorted(lines, key=lambda line: (_BNODE.sub("_:", line), line))
-    for line in ordered:
-        for label in _BNODE.findall(line):
-            names.setdefault(label, f"<{base}{len(names)}>")
-    return sorted({_BNODE.sub(lambda m: names[m.group(0)], line) for line in lines})
+    quads = list(ox.parse(b"".join(lines), format=ox.RdfFormat.N_QUADS))
+
+    def shape(q: ox.Quad) -> str:
+        return " ".join("_:" if isinstance(t, ox.BlankNode) else str(t)
+                        for t in (q.subject, q.predicate, q.object))
+
+    names: dict[str, ox.NamedNode] = {}
+    for q in sorted(quads, key=lambda q: (shape(q), str(q))):
+        for term in (q.subject, q.object):
+            if isinstance(term, ox.BlankNode):
+                names.setdefault(term.value, ox.NamedNode(f"{base}{len(names)}"))
+
+    def name(term):
+        return names[term.value] if isinstance(term, ox.BlankNode) else term
+
+    fixed = [ox.Quad(name(q.subject), q.predicate, name(q.object), q.graph_name) for q in quads]
+    return sorted(set(_nquads(fixed).splitlines(keepends=True)))
 
 
 def _fail(fig: Figure, err: Exception) -> InputError:
@@ -92,18 +116,20 @@ def _fail(fig: Figure, err: Exception) -> InputError:
 def build_one_pyld(fig: Figure) -> FigureGraph:
     docs = [jsonld.front_matter_document(fig), jsonld.block_document(fig)]
     text = "".join(jsonld.to_nquads(d) for d in docs if d is not None)
-    return finish(fig, ox.parse(text, format=ox.RdfFormat.N_QUADS))
+    # Re-serialized by pyoxigraph so both engines write the very same canonical lines.
+    data = _nquads(ox.parse(text, format=ox.RdfFormat.N_QUADS))
+    return finish(fig, _by_graph(data).get(fig.iri, ()))
 
 
 def build_batch_oxigraph(figs: Sequence[Figure]) -> list[FigureGraph]:
     fm, blocks = jsonld.batch_documents(figs)
-    by_graph: dict[str, list[ox.Quad]] = defaultdict(list)
+    groups: dict[str, list[bytes]] = defaultdict(list)
     for doc in (fm, blocks):
         if doc["@graph"]:
-            for q in ox.parse(json.dumps(doc).encode(), format=ox.RdfFormat.JSON_LD):
-                if isinstance(q.graph_name, ox.NamedNode):
-                    by_graph[q.graph_name.value].append(q)
-    return [finish(f, by_graph.get(f.iri, ())) for f in figs]
+            data = _nquads(ox.parse(json.dumps(doc).encode(), format=ox.RdfFormat.JSON_LD))
+            for name, lines in _by_graph(data).items():
+                groups[name].extend(lines)
+    return [finish(f, groups.get(f.iri, ())) for f in figs]
 
 
 def build(figs: Sequence[Figure], engine: str = "oxigraph") -> list[FigureGraph | InputError]:

@@ -82,8 +82,13 @@ _DOID = re.compile(r"^(?:doid:)?([0-9]+)$", re.IGNORECASE)
 _WPID = re.compile(r"WP[0-9]+")
 
 
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@]*")
+
+
 def iri_segment(text: str) -> str:
     """Percent-encode what is not allowed in an IRI path segment; keep non-ASCII (IRIs allow it)."""
+    if _PLAIN_SEGMENT.fullmatch(text):
+        return text
     return "".join(ch if ord(ch) > 0x7F and ch.isprintable() and not ch.isspace()
                    else quote(ch, safe=_SAFE_PATH) for ch in text)
 
@@ -157,7 +162,7 @@ def ndex_iri(uuid: str) -> str:
 
 
 def doi_iri(doi: str) -> str:
-    return "https://doi.org/" + quote(doi, safe="/" + _SAFE_PATH)
+    return "https://doi.org/" + "/".join(iri_segment(part) for part in doi.split("/"))
 
 
 def mention_iri(figure: str, kind: str, ident: str, word: str, match: str, source: str) -> str:
