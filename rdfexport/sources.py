@@ -160,6 +160,7 @@ def key_lines(text: str, first_line: int) -> tuple[dict[str, int], list[tuple[st
     duplicates: list[tuple[str, int, int]] = []
     top: str | None = None
     sub: str | None = None
+    top_is_list = False
     items: dict[str, int] = {}
     for offset, line in enumerate(text.split("\n")):
         number = first_line + offset
@@ -171,14 +172,16 @@ def key_lines(text: str, first_line: int) -> tuple[dict[str, int], list[tuple[st
                 if key in lines:
                     duplicates.append((key, lines[key], number))
                 lines[key] = number
-                top, sub = key, None
+                top, sub, top_is_list = key, None, False
                 continue
-            if indent == 2 and top is not None and not line.lstrip().startswith("- "):
+            if indent == 2 and top is not None and not top_is_list and not line.lstrip(
+                    ).startswith("- "):
                 sub = f"{top}.{key}"
                 lines.setdefault(sub, number)
                 continue
         im = _ITEM_LINE.match(line)
         if im and top is not None:
+            top_is_list = top_is_list or (not im.group(1) and sub is None)
             owner = sub if (sub and len(im.group(1)) >= 2) else top
             index = items.get(owner, 0)
             items[owner] = index + 1
