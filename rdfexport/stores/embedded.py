@@ -31,6 +31,7 @@ DEFAULT_STORE_DIR = "rdfexport-store"
 class EmbeddedStore(BaseStore):
     def __init__(self, path: str | Path | None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else None
+        self.read_only = read_only
         self.target = f"embedded store {self.path}" if self.path else "in-memory store"
         try:
             if self.path is None:
@@ -120,16 +121,9 @@ class EmbeddedStore(BaseStore):
         rows = [tuple(sol[v] for v in variables) for sol in result]
         return QueryResult("select", variables=variables, rows=rows)
 
-    def flush(self) -> None:
-        if self.path is not None:
-            self.store.flush()
-
     def close(self) -> None:
         store = getattr(self, "store", None)
         if store is not None:
-            if self.path is not None:
-                try:
-                    store.flush()
-                except OSError:
-                    pass  # read-only snapshot
+            if self.path is not None and not self.read_only:
+                store.flush()
             del self.store
