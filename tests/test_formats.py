@@ -10,7 +10,7 @@ import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, SAMPLE, SEEDS, require_binary
+from conftest import OLDER, ROOT, SAMPLE, SEEDS, require_binary
 from rdfexport.cli import main
 from rdfexport.errors import UsageError
 from rdfexport.formats import FORMATS, guess_format
@@ -119,3 +119,15 @@ def test_jsonld_output_is_compacted_with_project_prefixes(tmp_path):
     text = out.read_text()
     assert '"schema": "http://schema.org/"' in text
     assert '"dcterms:identifier"' in text
+
+
+@pytest.mark.parametrize("version", sorted(p.name for p in OLDER.iterdir() if (p / "_figures").is_dir()))
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_older_versions_convert_in_every_format(version, name, tmp_path):
+    fmt = FORMATS[name]
+    out = tmp_path / f"old{fmt.suffixes[0]}"
+    convert(str(OLDER / version), "-o", str(out))
+    parsed = list(ox.parse(path=str(out), format=fmt.rdf_format))
+    figures = {t.subject.value for t in parsed if t.object == ox.NamedNode(
+        "http://purl.org/spar/fabio/Figure")}
+    assert figures and len(figures) == len(list((OLDER / version / "_figures").iterdir()))
