@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 PFOCRSH = rdflib.Namespace("https://pfocr.wikipathways.org/shapes#")
 FRONT_MATTER_KEY = PFOCRSH.frontMatterKey
 REPAIR_SHAPE = PFOCRSH.FigureRepair
+DUPLICATE_SHAPE = PFOCRSH.FigureKeywordDuplicate
 REPAIRED = PFOCRSH.repaired
 DUPLICATE_KEYWORD = PFOCRSH.duplicateKeyword
 
@@ -281,24 +282,25 @@ class Validator:
         for key in self.keys_of(r.shape):
             if key not in lines:
                 continue
-            item = _item_index(fg, key, r.value) if key not in repaired_keys else None
+            item = (_item_index(fg, key, r.value, last=r.shape == DUPLICATE_SHAPE)
+                    if key not in repaired_keys else None)
             if item is not None and f"{key}[{item}]" in lines:
                 return lines[f"{key}[{item}]"]
             return lines[key]
         return lines.get("figid")
 
 
-def _item_index(fg: FigureGraph, key: str, value: rdflib.term.Node | None) -> int | None:
-    """Index of ``value`` in the list behind ``key`` (keyword lists), or None."""
+def _item_index(fg: FigureGraph, key: str, value: rdflib.term.Node | None,
+                last: bool = False) -> int | None:
+    """Index of ``value`` (its ``last`` occurrence) in the list behind ``key``, or None."""
     if value is None or not isinstance(value, Literal):
         return None
     if key == "schema-jsonld.keywords":
         items = (fg.figure.block or {}).get("keywords")
         if isinstance(items, list):
-            text = str(value)
-            for i, item in enumerate(items):
-                if item == text:
-                    return i
+            found = [i for i, item in enumerate(items) if item == str(value)]
+            if found:
+                return found[-1] if last else found[0]
     return None
 
 
