@@ -1,0 +1,173 @@
+"""`rdfexport load` and `rdfexport query`, in-process with click's CliRunner, on the real sample."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLE
+from servers import free_port, oxigraph_server, reset, virtuoso  # noqa: F401  (fixtures)
+
+from rdfexport.cli import main
+from rdfexport.queries import examples
+
+FAST = ["--no-validate", "--no-progress"]
+
+
+def cli(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """A private copy of the sample, so a test can change a figure."""
+    return Path(shutil.copytree(SAMPLE, tmp_path / "site"))
+
+
+def test_load_twice_changes_nothing_then_one_changed_figure_is_replaced(
+        site: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    first = cli("load", site, "--store", store, *FAST)
+    assert first.exit_code == 0, first.output
+    assert "130 figures: 130 added, 0 replaced, 0 unchanged" in first.stderr
+    assert "store holds 130 figure graphs" in first.stderr
+    count = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+    before = cli("query", "--store", store, "--format", "csv", count).stdout
+
+    second = cli("load", site, "--store", store, *FAST)
+    assert second.exit_code == 0
+    assert "0 added, 0 replaced, 130 unchanged; 0 triples written" in second.stderr
+    assert cli("query", "--store", store, "--format", "csv", count).stdout == before
+
+    figure = site / "_figures" / "PMC10029719__cs3c00075_0011.md"
+    figure.write_text(figure.read_text(encoding="utf-8").replace(
+        "figtitle: NH-Carbazole", "figtitle: Changed NH-Carbazole"), encoding="utf-8")
+    third = cli("load", site, "--store", store, *FAST)
+    assert "0 added, 1 replaced, 129 unchanged" in third.stderr
+    titles = cli("query", "--store", store, "--format", "tsv",
+                 'SELECT ?t WHERE { <https://pfocr.wikipathways.org/figures/'
+                 'PMC10029719__cs3c00075_0011.html> <http://purl.org/dc/elements/1.1/title> ?t }')
+    assert titles.stdout.count("Carbazole") == 1 and "Changed NH-Carbazole" in titles.stdout
+
+
+def test_load_validates_like_convert(tmp_path: Path) -> None:
+    figure = SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md"
+    result = cli("load", figure, "--store", tmp_path / "s", "--no-progress")
+    assert result.exit_code in (0, 1)
+    assert "validation:" in result.stderr and "1 figures: 1 added" in result.stderr
+
+
+def test_load_bad_file_is_reported_and_the_rest_loaded(tmp_path: Path) -> None:
+    bad = tmp_path / "bad" / "_figures"
+    bad.mkdir(parents=True)
+    (bad / "PMC1__x.md").write_text("---\nfigid: [unclosed\n---\n", encoding="utf-8")
+    good = SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md"
+    result = cli("load", bad.parent, good, "--store", tmp_path / "s", *FAST)
+    assert result.exit_code == 2
+    assert "PMC1__x.md" in result.stderr and "1 figures: 1 added" in result.stderr
+
+
+def test_progress_bar_when_asked(tmp_path: Path) -> None:
+    figure = SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md"
+    result = cli("load", figure, "--store", tmp_path / "s", "--no-validate", "--progress")
+    assert result.exit_code == 0 and "loading" in result.stderr
+
+
+def test_load_into_oxigraph_server_twice(oxigraph_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    reset(oxigraph_server)
+    url = oxigraph_server.query_url
+    first = cli("load", SAMPLE, "--endpoint", url, *FAST)
+    assert first.exit_code == 0, first.output
+    assert "130 added" in first.stderr and f"SPARQL endpoint {url}" in first.stderr
+    second = cli("load", SAMPLE, "--endpoint", url, *FAST)
+    assert "130 unchanged" in second.stderr
+
+
+def test_query_example_same_csv_from_embedded_and_virtuoso(
+        virtuoso, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    reset(virtuoso)
+    env = {"RDFEXPORT_PASSWORD": virtuoso.password}
+    loaded = cli("load", SAMPLE, "--endpoint", virtuoso.query_url, "--user", virtuoso.user,
+                 *FAST, env=env)
+    assert loaded.exit_code == 0, loaded.output
+    assert virtuoso.password not in loaded.output
+    cli("load", SAMPLE, "--store", tmp_path / "s", *FAST)
+    for name in ("figures-per-year", "figures-per-organism"):
+        remote = cli("query", "--endpoint", virtuoso.query_url, "--user", virtuoso.user,
+                     "--example", name, "--format", "csv", env=env)
+        local = cli("query", "--store", tmp_path / "s", "--example", name, "--format", "csv")
+        assert remote.exit_code == local.exit_code == 0
+        assert remote.stdout == local.stdout and remote.stdout.count("\n") > 5
+
+
+def test_wrong_password_exit_3_with_a_clear_message(virtuoso) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    secret = "wrong-secret-1234"
+    result = cli("load", SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md", "--endpoint",
+                 virtuoso.query_url, "--user", "dba", *FAST, env={"RDFEXPORT_PASSWORD": secret})
+    assert result.exit_code == 3
+    assert "HTTP 401" in result.stderr and "'dba'" in result.stderr
+    assert "RDFEXPORT_PASSWORD" in result.stderr and secret not in result.output
+
+
+def test_user_without_password_variable_is_a_usage_error(virtuoso) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    result = cli("query", "--endpoint", virtuoso.query_url, "--user", "dba", "ASK {}",
+                 env={"RDFEXPORT_PASSWORD": None})  # type: ignore[dict-item]
+    assert result.exit_code == 2 and "RDFEXPORT_PASSWORD" in result.stderr
+
+
+def test_server_down_exit_3_with_a_clear_message() -> None:
+    url = f"http://127.0.0.1:{free_port()}/sparql"
+    result = cli("load", SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md",
+                 "--endpoint", url, "--retries", "1", *FAST)
+    assert result.exit_code == 3
+    assert f"cannot reach {url}" in result.stderr and "server is running" in result.stderr
+    result = cli("query", "--endpoint", url, "--retries", "0", "ASK {}")
+    assert result.exit_code == 3 and "cannot reach" in result.stderr
+
+
+def test_list_examples_and_show() -> None:
+    listed = cli("query", "--list-examples")
+    assert listed.exit_code == 0
+    for name, ex in examples().items():
+        assert name in listed.stdout and ex.description in listed.stdout
+    shown = cli("query", "--example", "metadata", "--show")
+    assert shown.stdout.startswith("# Dataset metadata") and "PREFIX void:" in shown.stdout
+
+
+def test_query_usage_errors(tmp_path: Path) -> None:
+    cli("load", SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md", "--store",
+        tmp_path / "s", *FAST)
+    assert cli("query", "--store", tmp_path / "s").exit_code == 2
+    nope = cli("query", "--store", tmp_path / "s", "--example", "nope")
+    assert nope.exit_code == 2 and "metadata" in nope.stderr
+    bad = cli("query", "--store", tmp_path / "s", "SELECT WHERE {")
+    assert bad.exit_code == 2 and "syntax" in bad.stderr
+    update = cli("query", "--store", tmp_path / "s", "DROP ALL")
+    assert update.exit_code == 2 and "update" in update.stderr
+    missing = cli("query", "--store", tmp_path / "none", "ASK {}")
+    assert missing.exit_code == 3 and "rdfexport load" in missing.stderr
+
+
+def test_query_formats_from_a_file(tmp_path: Path) -> None:
+    cli("load", SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md", "--store",
+        tmp_path / "s", *FAST)
+    q = tmp_path / "q.rq"
+    q.write_text('SELECT ?t WHERE { ?f <http://purl.org/dc/elements/1.1/title> ?t . '
+                 'FILTER(CONTAINS(?t, "Carbazole") && STRSTARTS(STR(?f), '
+                 '"https://pfocr.wikipathways.org/figures/")) }', encoding="utf-8")
+    import json
+
+    for fmt, check in [
+        ("table", lambda out: "(1 row)" in out),
+        ("csv", lambda out: out.startswith("t\nNH-Carbazole")),  # (CliRunner shows \r\n as \n)
+        ("tsv", lambda out: out.startswith("?t\n\"NH-Carbazole") and out.count("@en") == 1),
+        ("json", lambda out: json.loads(out)["results"]["bindings"][0]["t"]["xml:lang"] == "en"),
+    ]:
+        result = cli("query", "--store", tmp_path / "s", "--file", q, "--format", fmt)
+        assert result.exit_code == 0 and check(result.stdout), (fmt, result.stdout)
+        if fmt == "csv":
+            assert result.stdout_bytes.startswith(b"t\r\n")  # SPARQL 1.1 CSV: CRLF
+    ask = cli("query", "--store", tmp_path / "s", "ASK { ?s ?p ?o }")
+    assert ask.stdout == "yes\n"
