@@ -413,8 +413,8 @@ def _term(text: str | None) -> rdflib.term.Node | None:
         return None
     if text.startswith("<") and text.endswith(">"):
         return URIRef(text[1:-1])
-    if text.startswith("_:"):
-        return BNode(text[2:])
+    if text.startswith("_:") or text.startswith("("):  # a blank node or a path expression
+        return BNode(text[2:] if text.startswith("_:") else None)
     g = rdflib.Graph()
     g.parse(data=f"<urn:s> <urn:p> {text} .", format="nt")
     return next(iter(g.objects()))

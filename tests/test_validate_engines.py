@@ -1,0 +1,149 @@
+"""pySHACL is the engine of record; shacl-rust (``--shacl-engine shacl-rust``) is offered only
+because these tests show it reports exactly the same results: on every figure of the sample,
+and on the whole sample with a violation of every shape planted into it."""
+
+from __future__ import annotations
+
+import pytest
+import rdflib
+from rdflib import XSD, Literal, URIRef
+
+from conftest import SAMPLE
+from rdfexport.pipeline import ExportOptions, build_graphs
+from rdfexport.validate import Severity, Validator
+
+F = "https://pfocr.wikipathways.org/figures/"
+OBO = "http://purl.obolibrary.org/obo/"
+SCHEMA = rdflib.Namespace("http://schema.org/")
+WP = rdflib.Namespace("http://vocabularies.wikipathways.org/wp#")
+DC = rdflib.Namespace("http://purl.org/dc/elements/1.1/")
+DCT = rdflib.Namespace("http://purl.org/dc/terms/")
+PFOCR = rdflib.Namespace("https://pfocr.wikipathways.org/vocab#")
+PROV = rdflib.Namespace("http://www.w3.org/ns/prov#")
+SKOS = rdflib.Namespace("http://www.w3.org/2004/02/skos/core#")
+RDF, OWL = rdflib.RDF, rdflib.OWL
+
+
+def planted_triples() -> list[tuple]:
+    """A defect for every shape, in terms of real sample nodes (figures, article, gene)."""
+    fig = URIRef(F + "PMC10031279__gr8.html")
+    old = URIRef(F + "PMC100003__mb2410470011.html")
+    article = URIRef("https://identifiers.org/pmc/PMC10031279")
+    gene = URIRef("https://identifiers.org/ncbigene/2776")
+    mention = URIRef(F + "PMC100003__mb2410470011.html#gene-2776-00000000")
+    bad_mention = URIRef(F + "PMC100003__mb2410470011.html#gene-x")
+    return [
+        (fig, RDF.type, WP.Pathway),
+        (fig, DC.title, Literal("Untagged second title")),
+        (fig, DC.title, Literal("CreativeWork", lang="en")),
+        (fig, SCHEMA.name, Literal("CreativeWork")),
+        (fig, DCT.description, Literal("... ; --")),
+        (old, DCT.description, Literal("Fig. 2")),
+        (old, DCT.identifier, Literal("PMC1__other figure")),
+        (fig, DCT.references, URIRef("https://identifiers.org/pmc/12345")),
+        (fig, WP.organism, URIRef("https://www.ncbi.nlm.nih.gov/taxonomy/9606")),
+        (fig, PFOCR.nerOrganism, Literal("Homo sapiens")),
+        (fig, rdflib.FOAF.img, URIRef("https://example.org/img/gr8.jpg")),
+        (fig, PFOCR.pathwayScore, Literal("1.5", datatype=XSD.decimal)),
+        (old, PFOCR.pathwayScore, Literal("high")),
+        (fig, SCHEMA.license, URIRef("https://opensource.org/licenses/MIT")),
+        (fig, SCHEMA.keywords, Literal("NA")),
+        (fig, SCHEMA.keywords, Literal(" trailing and  double ")),
+        (fig, SCHEMA.keywords, Literal("x")),
+        (URIRef(F + "PMC1__x.html"), RDF.type, SCHEMA.Dataset),
+        (article, DCT.identifier, Literal("PMCX")),
+        (article, SCHEMA.datePublished, Literal("1777", datatype=XSD.gYear)),
+        (article, SCHEMA.datePublished, Literal("2017")),
+        (article, OWL.sameAs, URIRef("https://doi.org/11.1016/x")),
+        (article, DCT.bibliographicCitation, Literal("A. Author. J. ;1:2-3.")),
+        (article, DC.title, Literal("Titel", lang="de")),
+        (URIRef("https://example.org/journals/J"), RDF.type, SCHEMA.Periodical),
+        (URIRef(OBO + "NCBITaxon_mouse"), RDF.type, SCHEMA.Taxon),
+        (URIRef(OBO + "NCBITaxon_9606"), URIRef(OBO + "NCIT_C179773"), Literal("human")),
+        (URIRef("https://identifiers.org/ncbigene/BMX"), RDF.type, WP.GeneProduct),
+        (gene, DCT.identifier, Literal("GNAQ")),
+        (gene, WP.bdbHgncSymbol, URIRef("https://example.org/GNAQ")),
+        (gene, SCHEMA.taxonomicRange, URIRef(OBO + "NCBITaxon_10090")),
+        (URIRef("https://identifiers.org/mesh/bombesin"), RDF.type, WP.Metabolite),
+        (URIRef("https://identifiers.org/mesh/D001839"), WP.bdbChEBI,
+         URIRef("https://identifiers.org/chebi/12345")),
+        (URIRef("https://identifiers.org/mesh/D000001"), RDF.type, SCHEMA.MedicalCondition),
+        (URIRef("https://identifiers.org/mesh/D000001"), SKOS.exactMatch,
+         URIRef("http://purl.obolibrary.org/obo/DOID:4")),
+        (bad_mention, RDF.type, PFOCR.GeneMention),
+        (mention, RDF.type, PFOCR.GeneMention),
+        (mention, DCT.isPartOf, old),
+        (mention, DCT.isPartOf, fig),
+        (mention, PFOCR.countDirect, Literal(-1)),
+        (URIRef("https://identifiers.org/wikipathways/WP-1"), PROV.wasDerivedFrom, fig),
+        (URIRef("https://www.ndexbio.org/viewer/networks/42"), PROV.wasDerivedFrom, fig),
+        (fig, rdflib.RDFS.seeAlso,
+         URIRef("https://www.ncbi.nlm.nih.gov/pmc/articles/PMC149053/figure/fig7/")),
+        (fig, URIRef("https://pfocr.wikipathways.org/shapes#duplicateKeyword"), Literal("AR")),
+        (old, DC.title, Literal("Summary of the signaling pathw", lang="en")),
+        (URIRef("https://example.org/figure/1"), RDF.type, URIRef("http://purl.org/spar/fabio/Figure")),
+        (URIRef("https://identifiers.org/ncbigene/660"), SCHEMA.taxonomicRange,
+         URIRef("https://example.org/taxon/9606")),
+        (URIRef("https://identifiers.org/mesh/flu"), RDF.type, SCHEMA.MedicalCondition),
+    ]
+
+
+@pytest.fixture(scope="module")
+def pyshacl_validator() -> Validator:
+    return Validator()
+
+
+@pytest.fixture(scope="module")
+def rust_validator() -> Validator:
+    pytest.importorskip("shacl_rust", reason="pip install shacl-rust (a dev dependency)")
+    return Validator(engine="shacl-rust")
+
+
+@pytest.fixture(scope="module")
+def sample_data(pyshacl_validator) -> list[tuple[str, rdflib.Graph]]:
+    return [(fg.figure.figid, pyshacl_validator.data_graph(fg))
+            for fg in build_graphs([SAMPLE], ExportOptions()) if not isinstance(fg, Exception)]
+
+
+def defective_sample(sample_data) -> rdflib.Graph:
+    merged = rdflib.Graph()
+    for _, data in sample_data:
+        merged += data
+    for t in planted_triples():
+        merged.add(t)
+    return merged
+
+
+def keys(validator: Validator, data: rdflib.Graph) -> set[tuple[str, ...]]:
+    return {r.key() for r in validator.raw(data)}
+
+
+def test_shacl_rust_agrees_with_pyshacl_on_every_sample_figure(pyshacl_validator,
+                                                               rust_validator, sample_data):
+    assert len(sample_data) == 130
+    for figid, data in sample_data:
+        assert keys(rust_validator, data) == keys(pyshacl_validator, data), figid
+
+
+def test_shacl_rust_agrees_with_pyshacl_on_the_sample_with_every_shape_violated(
+        pyshacl_validator, rust_validator, sample_data):
+    data = defective_sample(sample_data)
+    reference = keys(pyshacl_validator, data)
+    assert keys(rust_validator, data) == reference
+
+
+def test_every_shape_fires_on_the_defective_sample(pyshacl_validator, sample_data):
+    results = pyshacl_validator.raw(defective_sample(sample_data))
+    fired = {str(r.shape).rsplit("#", 1)[-1] for r in results}
+    shapes = pyshacl_validator.shapes
+    named = {str(s).rsplit("#", 1)[-1] for s in shapes.subjects(rdflib.RDF.type, None)
+             if isinstance(s, URIRef) and str(s).startswith("https://pfocr.wikipathways.org/shapes#")
+             and (s, rdflib.namespace.SH.severity, None) in shapes}
+    assert named - fired == set()
+    assert {r.severity for r in results} == set(Severity)
+
+
+def test_findings_are_the_same_with_either_engine(pyshacl_validator, rust_validator):
+    fg = next(g for g in build_graphs([SAMPLE], ExportOptions())
+              if g.figure.figid == "PMC6791490__ehp-127-095001-g0003")
+    assert rust_validator.validate(fg) == pyshacl_validator.validate(fg)
