@@ -2,20 +2,47 @@
 
 Errors are items rather than exceptions so that one bad file never stops a batch: the caller
 reports it, goes on, and sets the exit status at the end.
+
+Scaling (docs/SCALING.md):
+
+- ``jobs``: worker processes read, build (and validate) batches of figures; the parent only
+  receives finished graphs and yields them in input order, so the output of ``--jobs N`` is
+  byte-identical to ``--jobs 1``. At most ``2 * jobs`` batches are in flight: memory stays
+  bounded however large the corpus.
+- ``shard``: ``(k, n)`` keeps the figure files whose *file name* hashes to ``k - 1`` modulo
+  ``n`` (:func:`shard_of`), the same on every machine whatever the checkout's location.
+- ``cache`` + ``incremental``: a folder holding every figure's N-Quads in ``part-NNN.nq`` packs
+  (figures spread over :data:`PARTS` packs by a hash of the file name) and an index of what each
+  figure was built from (size, mtime and SHA-1 of the figure file and its ``_data`` tables, the
+  site's organism pages, the exporter version and options). An unchanged figure is not read
+  again: its graph (and validation findings) come from the cache, and only the packs holding a
+  changed figure are rewritten. The packs concatenate to the export without its VoID graph.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
+import sys
+import time
+import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
-from rdfexport import graph
-from rdfexport.errors import InputError
+from rdfexport import __version__, graph
+from rdfexport.errors import InputError, UsageError
 from rdfexport.graph import ExportStats, FigureGraph
 from rdfexport.records import Figure, load_figure
-from rdfexport.sources import Limits, SourceFile, discover
+from rdfexport.sources import DATA_DIR, ORGANISMS_DIR, Limits, SourceFile, discover
+
+PARTS = 256
+TABLE_KINDS = ("genes", "chemicals", "diseases")
+INDEX_NAME = ".rdfexport-index.pickle"
 
 
 @dataclass(frozen=True)
@@ -25,6 +52,43 @@ class ExportOptions:
     engine: str = "oxigraph"
     limits: Limits = field(default_factory=Limits)
     batch_size: int = 200
+    jobs: int = 1  # worker processes; 1 = in this process. The CLI defaults to all cores.
+    shard: tuple[int, int] | None = None  # (k, n), 1 <= k <= n
+    validate: bool = False  # validate in the workers; findings go to build_graphs(findings=)
+    shapes: Path | None = None
+    shacl_engine: str | None = None
+    cache: Path | None = None  # folder of N-Quads packs + index (see the module docstring)
+    incremental: bool = False  # reuse what the cache holds for unchanged figures
+    cache_data: bool = True  # keep N-Quads packs; False: index only (load skips by digest)
+    progress: bool = False  # a progress bar on standard error (only when it is a terminal)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> ``(K, N)`` with ``1 <= K <= N``."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UsageError(f"bad shard {text!r}", fix="write K/N, e.g. --shard 2/8") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"bad shard {text!r}: K must be between 1 and N",
+                         fix="shards are numbered 1/N ... N/N")
+    return k, n
+
+
+def _name_hash(path: Path) -> int:
+    return zlib.crc32(path.name.encode("utf-8"))
+
+
+def shard_of(path: Path, n: int) -> int:
+    """The 1-based shard of a figure file among N: a hash of its file name, not its folder."""
+    return int.from_bytes(hashlib.sha1(path.name.encode("utf-8")).digest()[:8], "big") % n + 1
+
+
+def part_of(path: Path) -> int:
+    return _name_hash(path) % PARTS
+
+
+# -- reading ---------------------------------------------------------------------------------
 
 
 def read_figures(paths: Iterable[str | os.PathLike[str]],
@@ -33,7 +97,7 @@ def read_figures(paths: Iterable[str | os.PathLike[str]],
     """Clean records of every figure file under PATHS; a figid seen twice is an error."""
     seen: dict[str, str] = {}
     newest = 0.0
-    for item in discover(paths):
+    for item in _sources(paths, options):
         if isinstance(item, InputError):
             yield item
             continue
@@ -44,14 +108,26 @@ def read_figures(paths: Iterable[str | os.PathLike[str]],
             continue
         newest = max(newest, _mtime(item))
         if fig.figid in seen:
-            yield InputError(f"figid {fig.figid!r} was already exported from {seen[fig.figid]}",
-                             path=fig.path, line=fig.lines.get("figid"),
-                             fix="export each figure once: give one version of the site")
+            yield _duplicate(fig.figid, fig.path, seen[fig.figid], fig.lines.get("figid"))
             continue
         seen[fig.figid] = fig.path
         yield fig
     if stats is not None:
         stats.created = created_time(newest)
+
+
+def _sources(paths: Iterable[str | os.PathLike[str]],
+             options: ExportOptions) -> Iterator[SourceFile | InputError]:
+    for item in discover(paths):
+        if options.shard is None or isinstance(item, InputError):
+            yield item
+        elif shard_of(item.path, options.shard[1]) == options.shard[0]:
+            yield item
+
+
+def _duplicate(figid: str, path: str, first: str, line: int | None) -> InputError:
+    return InputError(f"figid {figid!r} was already exported from {first}", path=path,
+                      line=line, fix="export each figure once: give one version of the site")
 
 
 def _mtime(source: SourceFile) -> float:
@@ -71,8 +147,392 @@ def created_time(newest_input: float) -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def _batches(items: Iterable[Figure | InputError], size: int) -> Iterator[list[Figure | InputError]]:
-    batch: list[Figure | InputError] = []
+# -- building, in this process or in workers ---------------------------------------------------
+
+
+@dataclass
+class _Built:
+    """What a worker sends back for one figure file."""
+
+    source: SourceFile
+    item: FigureGraph | InputError
+    findings: list[Any] | None = None
+    deps: tuple[tuple[str, int, int, str], ...] = ()  # (path, size, mtime_ns, sha1) or absent
+    mtime: float = 0.0
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(options: ExportOptions) -> None:
+    _WORKER.clear()
+    _WORKER["options"] = options
+    if options.validate:
+        from rdfexport.validate import DEFAULT_ENGINE, Validator
+
+        _WORKER["validator"] = Validator(options.shapes, options.shacl_engine or DEFAULT_ENGINE)
+
+
+def _signature(path: Path, with_hash: bool = True) -> tuple[str, int, int, str]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), -1, 0, "")
+    digest = hashlib.sha1(path.read_bytes()).hexdigest() if with_hash else ""
+    return (str(path), st.st_size, st.st_mtime_ns, digest)
+
+
+def _deps_of(source: SourceFile, figid: str | None) -> tuple[tuple[str, int, int, str], ...]:
+    deps = [_signature(source.path)]
+    if source.site is not None:
+        stem = figid or source.path.stem
+        for kind in TABLE_KINDS:
+            deps.append(_signature(source.site.root / DATA_DIR / f"{stem}-{kind}.tsv"))
+    return tuple(deps)
+
+
+def _work(sources: list[SourceFile]) -> list[_Built]:
+    """Read, build and (optionally) validate one batch of figure files."""
+    options: ExportOptions = _WORKER["options"]
+    validator = _WORKER.get("validator")
+    out: list[_Built] = []
+    figs: list[Figure] = []
+    for source in sources:
+        try:
+            fig = load_figure(source, options.limits)
+        except InputError as err:
+            out.append(_Built(source, err))
+            continue
+        figs.append(fig)
+        out.append(_Built(source, fig))  # type: ignore[arg-type]
+    built = iter(graph.build(figs, options.engine)) if figs else iter(())
+    for b in out:
+        if isinstance(b.item, Figure):
+            fig = b.item
+            b.item = next(built)
+            if isinstance(b.item, FigureGraph) and validator is not None:
+                b.findings = validator.validate(b.item)
+            if options.cache is not None:
+                b.deps = _deps_of(b.source, fig.figid)
+        b.mtime = _mtime(b.source)
+    return out
+
+
+class _InProcess:
+    def __init__(self, options: ExportOptions) -> None:
+        _worker_init(options)
+
+    def submit(self, batch: list[SourceFile]) -> Any:
+        return _work(batch)
+
+    @staticmethod
+    def result(handle: Any) -> list[_Built]:
+        return handle
+
+    def close(self) -> None:
+        pass
+
+
+class _Pool:
+    def __init__(self, options: ExportOptions, jobs: int) -> None:
+        import multiprocessing as mp
+
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        self.pool = mp.get_context(method).Pool(jobs, _worker_init, (options,))
+
+    def submit(self, batch: list[SourceFile]) -> Any:
+        return self.pool.apply_async(_work, (batch,))
+
+    @staticmethod
+    def result(handle: Any) -> list[_Built]:
+        return handle.get()
+
+    def close(self) -> None:
+        self.pool.terminate()
+        self.pool.join()
+
+
+def _built_in_order(batches: Iterable[list[SourceFile]], options: ExportOptions,
+                    jobs: int) -> Iterator[list[_Built]]:
+    """Results of every batch in submission order, with at most ``2 * jobs`` in flight."""
+    runner: _InProcess | _Pool = _InProcess(options) if jobs <= 1 else _Pool(options, jobs)
+    pending: deque[Any] = deque()
+    try:
+        for batch in batches:
+            pending.append(runner.submit(batch))
+            while len(pending) >= 2 * jobs:
+                yield runner.result(pending.popleft())
+        while pending:
+            yield runner.result(pending.popleft())
+    finally:
+        runner.close()
+
+
+# -- the incremental cache ---------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    figid: str
+    iri: str
+    digest: str
+    triples: int
+    repairs: tuple[Any, ...]
+    findings: list[Any] | None
+    deps: tuple[tuple[str, int, int, str], ...]
+    site: str | None
+    mtime: float
+    part: int = 0
+    offset: int = 0
+    length: int = 0
+
+
+@dataclass(frozen=True)
+class _CachedFigure:
+    """Stands in for the record of a figure taken from the cache (what consumers read)."""
+
+    figid: str
+    path: str
+    iri: str
+    repairs: tuple[Any, ...] = ()
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+class CachedGraph:
+    """A figure graph from the cache: its N-Quads are read from the pack only when asked for."""
+
+    def __init__(self, entry: _Entry, path: str, pack: Path | None, data: bytes | None = None,
+                 source: SourceFile | None = None, options: ExportOptions | None = None) -> None:
+        self.figure = _CachedFigure(entry.figid, path, entry.iri, entry.repairs)
+        self._source, self._options = source, options
+        self.iri = entry.iri
+        self.digest = entry.digest
+        self._n = entry.triples
+        self._pack, self._offset, self._length = pack, entry.offset, entry.length
+        self._data = data
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None and self._pack is None:  # an index-only cache: build it again
+            assert self._source is not None and self._options is not None
+            fig = load_figure(self._source, self._options.limits)
+            built = graph.build([fig], self._options.engine)[0]
+            if isinstance(built, InputError):
+                raise built
+            self._data = built.data
+        if self._data is None:
+            with open(self._pack, "rb") as fh:  # type: ignore[arg-type]
+                fh.seek(self._offset)
+                self._data = fh.read(self._length)
+        return self._data
+
+    def nquads(self) -> bytes:
+        return self.data
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def quads(self):  # type: ignore[no-untyped-def]
+        import pyoxigraph as ox
+
+        return tuple(ox.parse(self.data, format=ox.RdfFormat.N_QUADS))
+
+    def rdflib_graph(self):  # type: ignore[no-untyped-def]
+        import rdflib
+
+        g = rdflib.Graph()
+        g.parse(data=self.data.replace(f" <{self.iri}> .\n".encode(), b" .\n"), format="nt")
+        return g
+
+
+def _options_key(options: ExportOptions) -> str:
+    parts: list[str] = [__version__, options.engine, repr(options.limits),
+                        str(options.validate), str(options.shacl_engine)]
+    if options.validate:
+        from rdfexport.validate import bundled_shapes_dir
+
+        folder = options.shapes or bundled_shapes_dir()
+        for p in sorted(Path(folder).glob("*.ttl")):
+            parts.append(hashlib.sha1(p.read_bytes()).hexdigest())
+    return hashlib.sha1("\0".join(parts).encode()).hexdigest()
+
+
+def _site_key(root: Path | None) -> str | None:
+    if root is None:
+        return None
+    h = hashlib.sha1()
+    for page in sorted((root / ORGANISMS_DIR).glob("*.md")):
+        h.update(page.name.encode() + b"\0" + page.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _unchanged(deps: tuple[tuple[str, int, int, str], ...]) -> bool:
+    """Stat first; when size or mtime moved, compare the content hash (a touch is no change)."""
+    for path, size, mtime_ns, digest in deps:
+        try:
+            st = os.stat(path)
+        except OSError:
+            if size == -1:
+                continue
+            return False
+        if size == -1:
+            return False
+        if st.st_size == size and st.st_mtime_ns == mtime_ns:
+            continue
+        if st.st_size != size or _signature(Path(path))[3] != digest:
+            return False
+    return True
+
+
+class _Cache:
+    def __init__(self, folder: Path, options: ExportOptions) -> None:
+        self.folder = folder
+        self.key = _options_key(options)
+        self.entries: dict[str, _Entry] = {}
+        self.packs: dict[int, tuple[int, int]] = {}
+        self.stale_parts: set[int] = set()
+        self.incremental = options.incremental
+        self.with_data = options.cache_data
+        folder.mkdir(parents=True, exist_ok=True)
+        self._read()
+        self.sites: dict[str, str | None] = {}
+
+    def pack(self, part: int) -> Path:
+        return self.folder / f"part-{part:03d}.nq"
+
+    def _read(self) -> None:
+        try:
+            with open(self.folder / INDEX_NAME, "rb") as fh:
+                index = pickle.load(fh)  # noqa: S301 - our own file in our own cache folder
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+            return
+        if not isinstance(index, dict) or index.get("parts") != PARTS:
+            return
+        packs = index["packs"]
+        if index.get("key") != self.key or index.get("with_data") != self.with_data:
+            # Options changed: nothing can be reused, but the old packs are still ours to replace.
+            self.stale_parts = set(packs)
+            return
+        valid = set()
+        for part, (size, mtime_ns) in packs.items():
+            if not self.with_data:
+                valid.add(part)
+                continue
+            try:
+                st = self.pack(part).stat()
+            except OSError:
+                continue
+            if st.st_size == size and st.st_mtime_ns == mtime_ns:
+                valid.add(part)
+        self.packs = {p: packs[p] for p in valid}
+        self.entries = {k: e for k, e in index["entries"].items() if e.part in valid}
+
+    def site_key(self, source: SourceFile) -> str | None:
+        root = str(source.site.root) if source.site is not None else None
+        if root not in self.sites:
+            self.sites[root] = _site_key(source.site.root if source.site else None)
+        return self.sites[root]
+
+    def lookup(self, source: SourceFile) -> _Entry | None:
+        entry = self.entries.get(str(source.path)) if self.incremental else None
+        if entry is None or entry.site != self.site_key(source):
+            return None
+        return entry if _unchanged(entry.deps) else None
+
+    def write_index(self, entries: dict[str, _Entry], packs: dict[int, tuple[int, int]]) -> None:
+        tmp = self.folder / (INDEX_NAME + ".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump({"key": self.key, "parts": PARTS, "packs": packs, "entries": entries,
+                         "with_data": self.with_data},
+                        fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.folder / INDEX_NAME)
+
+
+class _PackWriter:
+    """Rewrites the packs of the parts that changed, streaming, then swaps them in."""
+
+    def __init__(self, cache: _Cache, dirty: set[int]) -> None:
+        self.cache = cache
+        self.dirty = dirty
+        self.files: dict[int, Any] = {}
+        self.sizes: dict[int, int] = {}
+
+    def add(self, path: str, entry: _Entry, data: bytes) -> None:
+        part = entry.part
+        if part not in self.dirty or not self.cache.with_data:
+            return
+        fh = self.files.get(part)
+        if fh is None:
+            fh = self.files[part] = open(self.cache.pack(part).with_suffix(".nq.new"), "wb")
+            self.sizes[part] = 0
+        entry.offset = self.sizes[part]
+        entry.length = len(data)
+        fh.write(data)
+        self.sizes[part] += len(data)
+
+    def commit(self, entries: dict[str, _Entry]) -> None:
+        packs = {p: v for p, v in self.cache.packs.items() if p not in self.dirty}
+        for part, fh in self.files.items():
+            fh.close()
+            os.replace(self.cache.pack(part).with_suffix(".nq.new"), self.cache.pack(part))
+        for part in self.dirty:
+            if part not in self.files:
+                self.cache.pack(part).unlink(missing_ok=True)
+                if not self.cache.with_data and any(e.part == part for e in entries.values()):
+                    packs[part] = (0, 0)
+                continue
+            st = self.cache.pack(part).stat()
+            packs[part] = (st.st_size, st.st_mtime_ns)
+        self.cache.write_index(entries, packs)
+
+    def abort(self) -> None:
+        for part, fh in self.files.items():
+            fh.close()
+            self.cache.pack(part).with_suffix(".nq.new").unlink(missing_ok=True)
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress bar on standard error; silent when it is not a terminal."""
+
+    def __init__(self, total: int, enabled: bool, label: str = "figures") -> None:
+        self.total = total
+        self.enabled = enabled and sys.stderr.isatty() and total > 0
+        self.label = label
+        self.done = 0
+        self.start = time.monotonic()
+        self.last = 0.0
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.2 and self.done < self.total:
+            return
+        self.last = now
+        rate = self.done / max(now - self.start, 1e-9)
+        eta = (self.total - self.done) / rate if rate else 0
+        width = 30
+        fill = int(width * self.done / self.total)
+        sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} "
+                         f"{self.label} {rate:,.0f}/s ETA {eta:,.0f} s ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
+
+
+# -- the one entry point -----------------------------------------------------------------------
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:
@@ -84,16 +544,114 @@ def _batches(items: Iterable[Figure | InputError], size: int) -> Iterator[list[F
 
 def build_graphs(paths: Iterable[str | os.PathLike[str]],
                  options: ExportOptions = ExportOptions(),
-                 stats: ExportStats | None = None) -> Iterator[FigureGraph | InputError]:
-    """Every figure's graph in discovery order; bad files as InputError items."""
+                 stats: ExportStats | None = None,
+                 findings: list[Any] | None = None) -> Iterator[FigureGraph | InputError]:
+    """Every figure's graph in discovery order; bad files as InputError items.
+
+    With ``options.validate``, each figure is validated where it is built (in the workers) and
+    its findings are appended to ``findings`` as the figure is yielded. Figures taken from the
+    cache are :class:`CachedGraph` objects (same ``iri``, ``digest``, ``data``, ``len``).
+    """
     stats = stats if stats is not None else ExportStats()
-    for batch in _batches(read_figures(paths, options, stats), options.batch_size):
-        figs = [item for item in batch if isinstance(item, Figure)]
-        built = iter(graph.build(figs, options.engine)) if figs else iter(())
-        for item in batch:
-            out = next(built) if isinstance(item, Figure) else item
-            if isinstance(out, FigureGraph):
-                stats.add(out)
+    jobs = max(1, options.jobs or os.cpu_count() or 1)
+    sources = list(_sources(paths, options))
+    progress = Progress(sum(1 for s in sources if isinstance(s, SourceFile)), options.progress)
+    cache = _Cache(options.cache, options) if options.cache is not None else None
+
+    hits: dict[int, _Entry] = {}
+    if cache is not None:
+        for i, s in enumerate(sources):
+            if isinstance(s, SourceFile):
+                entry = cache.lookup(s)
+                if entry is not None:
+                    hits[i] = entry
+        current = {str(s.path) for s in sources if isinstance(s, SourceFile)}
+        dirty = {part_of(s.path) for i, s in enumerate(sources)
+                 if isinstance(s, SourceFile) and i not in hits}
+        dirty |= {e.part for p, e in cache.entries.items() if p not in current}
+        dirty |= cache.stale_parts
+        dirty |= {part_of(s.path) for i, s in enumerate(sources)
+                  if isinstance(s, SourceFile) and i in hits and hits[i].part not in cache.packs}
+        packs = _PackWriter(cache, dirty)
+        new_entries: dict[str, _Entry] = {}
+
+    todo = [(i, s) for i, s in enumerate(sources) if isinstance(s, SourceFile) and i not in hits]
+    results = _built_in_order(_batches((s for _, s in todo), options.batch_size), options,
+                              jobs if len(todo) > options.batch_size else 1) \
+        if todo else iter(())
+    flat = (b for batch in results for b in batch)
+    seen: dict[str, str] = {}
+    newest = 0.0
+    complete = False
+    try:
+        for i, source in enumerate(sources):
+            if isinstance(source, InputError):
+                yield source
+                continue
+            entry = hits.get(i)
+            if entry is not None:
+                item: Any = None
+                data = None
+                pack = cache.pack(entry.part) if cache.with_data else None  # type: ignore
+                if pack is not None and entry.part in packs.dirty:
+                    with open(pack, "rb") as fh:
+                        fh.seek(entry.offset)
+                        data = fh.read(entry.length)
+                item = CachedGraph(entry, str(source.path), pack, data, source, options)
+                fnd = entry.findings
+                mtime = entry.mtime
             else:
+                b = next(flat)
+                item, fnd, mtime = b.item, b.findings, b.mtime
+            progress.update()
+            newest = max(newest, mtime)
+            if isinstance(item, InputError):
                 stats.failed += 1
-            yield out
+                yield item
+                continue
+            figid = item.figure.figid
+            if figid in seen:
+                stats.failed += 1
+                yield _duplicate(figid, item.figure.path, seen[figid],
+                                 item.figure.lines.get("figid"))
+                continue
+            seen[figid] = item.figure.path
+            if cache is not None:
+                if entry is None:
+                    entry = _Entry(figid, item.iri, item.digest, len(item),
+                                   tuple(item.figure.repairs), fnd, b.deps,
+                                   cache.site_key(source), mtime, part_of(source.path))
+                    packs.add(str(source.path), entry, item.data)
+                elif entry.part in packs.dirty and cache.with_data:
+                    entry = replace(entry)
+                    packs.add(str(source.path), entry, item.data)
+                new_entries[str(source.path)] = entry
+            _count(stats, item)
+            if findings is not None and fnd:
+                findings.extend(fnd)
+            yield item
+        complete = True
+    finally:
+        progress.close()
+        if cache is not None:
+            if complete:
+                packs.commit(new_entries)
+            else:
+                packs.abort()
+    stats.created = created_time(newest)
+
+
+def _count(stats: ExportStats, fg: Any) -> None:
+    stats.figures += 1
+    stats.triples += len(fg)
+    stats.repairs += len(fg.figure.repairs)
+    if stats.example is None:
+        stats.example = fg.iri
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
+__all__ = ["PARTS", "CachedGraph", "ExportOptions", "Progress", "build_graphs", "created_time",
+           "default_jobs", "parse_shard", "part_of", "read_figures", "shard_of"]
