@@ -128,7 +128,7 @@ th{background:#f3f3f3}
 .sev-Info{color:#0d47a1}
 #filters{margin:1em 0;padding:.5em;background:#fafafa;border:1px solid #ddd}
 #filters label{margin-right:1em}
-td.value{font-family:monospace;max-width:30em;overflow-wrap:anywhere}
+td.value{font-family:monospace;min-width:16em;max-width:30em;overflow-wrap:anywhere}
 .counts{display:flex;gap:2em;flex-wrap:wrap}
 """
 
@@ -196,7 +196,9 @@ def html_page(findings: Sequence[Finding], figures: int, fail_on: Severity) -> s
 <script>{_JS}</script>
 </head><body>
 <h1>PFOCR validation report</h1>
-<p>{figures} figures checked, {s['figures_with_findings']} with findings: {verdict}.</p>
+<p>{figures} figures checked, {s['figures_with_findings']} with findings,
+{len({f.figid for f in findings if f.severity > Severity.INFO})} with violations or warnings:
+{verdict}.</p>
 <div class="counts">
 <table id="by-severity"><thead><tr><th>severity</th><th>findings</th></tr></thead>
 <tbody>{sev_rows}</tbody></table>
