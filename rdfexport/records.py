@@ -7,6 +7,7 @@ the published ``schema-jsonld`` block are repaired here, and every repair is rec
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,33 @@ SCALAR_KEYS = (
 )
 
 
+_YEAR = re.compile(r"[12][0-9]{3}")
+# Characters a figid may not hold: it names files (_data/<figid>-genes.tsv) and IRIs, so no path
+# separators, no quotes or angle brackets that break N-Triples/HTML, no whitespace or controls.
+_FIGID_FORBIDDEN = re.compile(r"""[\s\x00-\x1f\x7f<>"'`{}|\\^/]""")
+
+
+def figid_problem(raw: Any, figid: str) -> str | None:
+    """Why a figid cannot be used, or None."""
+    if not isinstance(raw, str):
+        kind = {"int": "a number", "float": "a number", "bool": "true/false",
+                "date": "a date", "datetime": "a date"}.get(type(raw).__name__, "not text")
+        return f"is {kind}, not text (quote it)" if kind != "not text" else "is not text"
+    bad = _FIGID_FORBIDDEN.search(figid)
+    if bad:
+        return f"contains {_describe(bad.group())}"
+    if figid.startswith("."):
+        return "starts with '.'"
+    return None
+
+
+def _describe(ch: str) -> str:
+    names = {" ": "a space", "\n": "a line break", "\r": "a line break", "\t": "a tab",
+             "/": "a slash", "\\": "a backslash"}
+    return names.get(ch, f"the character {ch!r}" if ch.isprintable() else
+                     f"the control character U+{ord(ch):04X}")
+
+
 def clean_scalar(value: Any) -> str | None:
     """A front-matter scalar as text, or None for absent values and R's NA markers."""
     if value is None or isinstance(value, (dict, list)):
@@ -143,9 +171,13 @@ def load_figure(source: SourceFile, limits: Limits = Limits()) -> Figure:
         raise InputError("no figid", path=source.path, line=fm.lines.get("figid"),
                          fix="every figure needs 'figid: PMC<digits>__<name>'")
     figid = str(raw_figid).strip()
-    if not figid or any(c in figid for c in "\n\r\t"):
-        raise InputError(f"figid {figid!r} contains a line break or tab", path=source.path,
-                         line=fm.lines.get("figid"), fix="a figid is one line of text")
+    problem = figid_problem(raw_figid, figid)
+    if problem:
+        raise InputError(f"figid {figid!r} {problem}", path=source.path,
+                         line=fm.lines.get("figid"),
+                         fix="a figid is the figure file's name without '.md', "
+                             "'PMC<digits>__<name>': no spaces, quotes, angle brackets, slashes "
+                             "or control characters")
     b = _Builder(source, figid, fm.lines)
     for key, message in fm.repairs:
         b.repair(key, message)
@@ -159,6 +191,10 @@ def load_figure(source: SourceFile, limits: Limits = Limits()) -> Figure:
         text = clean_scalar(value)
         if text is not None:
             fields[key] = text
+    year = fields.get("year")
+    if year is not None and not _YEAR.fullmatch(year):
+        raise b.error("year", f"year {year!r} is not a four-digit year",
+                      "write the publication year, e.g. year: '2017' (or '' when unknown)")
 
     taxa: dict[str, str] = dict(vocab.BUILTIN_TAXA)
     if source.site is not None:

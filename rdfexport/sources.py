@@ -39,6 +39,14 @@ class Limits:
     max_file_bytes: int = 16 * 1024 * 1024
     max_aliases: int = 0
     max_depth: int = 32
+    # Nodes the YAML would have once every alias is expanded: the "billion laughs" guard, which
+    # still holds when --max-aliases is raised (each alias can double the document).
+    max_yaml_nodes: int = 1_000_000
+
+
+# Nesting deeper than this crashes libyaml's composer (a C stack overflow, not an exception), so
+# any text that could nest this deep is checked event by event before it is composed.
+_SCAN_BOUND = 2_000
 
 
 @dataclass(frozen=True)
@@ -190,7 +198,45 @@ def key_lines(text: str, first_line: int) -> tuple[dict[str, int], list[tuple[st
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
-    pass
+    """The safe loader, refusing duplicate keys and turning value errors into marked errors."""
+
+    first_line = 1  # the file line of the YAML's first line, for messages
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as err:  # e.g. a 5,000-digit int, month 13
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value {_short(node)}: {err}",
+                node.start_mark) from None
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True) if isinstance(
+                    key_node, yaml.ScalarNode) else None
+                try:
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"key {key!r} appears twice (first on line "
+                            f"{self.first_line + seen[key]})", key_node.start_mark)
+                    seen[key] = key_node.start_mark.line
+                except TypeError:  # unhashable: the base class reports it with its line
+                    continue
+        return super().construct_mapping(node, deep)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _short(node: yaml.Node) -> str:
+    value = node.value if isinstance(node, yaml.ScalarNode) else node.tag
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def _count_aliases(text: str) -> int:
@@ -201,6 +247,64 @@ def _count_aliases(text: str) -> int:
         return sum(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_Loader))
     except yaml.YAMLError:
         return 0  # the loader reports the syntax error with its line
+
+
+def _nesting_bound(text: str) -> int:
+    """An upper bound of the YAML's nesting depth: every level needs one of these characters."""
+    return sum(text.count(c) for c in "[{-?:\n") + 2
+
+
+def _scan(text: str, limits: Limits, path: Path, first: int) -> None:
+    """Walk the parser's events (never recursive) and refuse deep nesting and alias bombs.
+
+    Run before the YAML is composed, because libyaml's composer recurses in C: a document nested
+    tens of thousands deep kills the process instead of raising.
+    """
+    depth = 0
+    aliases = 0
+    nodes = 0
+    open_sizes: list[tuple[str | None, int]] = []  # (anchor, nodes before it) per open level
+    anchored: dict[str, int] = {}
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                nodes += 1
+                if event.anchor:
+                    anchored[event.anchor] = 1
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                depth += 1
+                nodes += 1
+                open_sizes.append((event.anchor, nodes - 1))
+                if depth > limits.max_depth:
+                    raise LimitError(
+                        f"YAML nested deeper than {limits.max_depth} levels", path=path,
+                        line=first + event.start_mark.line,
+                        fix="PFOCR metadata is a few levels deep; raise --max-depth if this "
+                            "file is genuine")
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                depth -= 1
+                anchor, before = open_sizes.pop()
+                if anchor:
+                    anchored[anchor] = nodes - before
+            elif kind is yaml.AliasEvent:
+                aliases += 1
+                if aliases > limits.max_aliases:
+                    raise LimitError(
+                        f"YAML uses more than {limits.max_aliases} aliases (*{event.anchor} "
+                        "here)", path=path, line=first + event.start_mark.line,
+                        fix="PFOCR front matter needs no anchors or aliases; expand them, or "
+                            "raise --max-aliases")
+                nodes += anchored.get(event.anchor, 1)
+            if nodes > limits.max_yaml_nodes:
+                raise LimitError(
+                    f"YAML expands to more than {limits.max_yaml_nodes:,} nodes (aliases "
+                    "repeating aliases: a 'billion laughs' document)", path=path,
+                    line=first + event.start_mark.line,
+                    fix="expand the aliases by hand, or raise --max-yaml-nodes if the file is "
+                        "genuine")
+    except yaml.YAMLError:
+        return  # the loader reports the syntax error with its line
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -222,19 +326,33 @@ def read_text(path: Path, limits: Limits) -> tuple[str, list[tuple[str, str]]]:
     """The file as text, with the byte-order mark and CRLF line ends repaired and reported."""
     try:
         size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            raise LimitError(f"file is {size:,} bytes, over the limit of "
-                             f"{limits.max_file_bytes:,}", path=path,
-                             fix="raise it with --max-file-size if the file is genuine")
-        raw = path.read_bytes()
+        if size <= limits.max_file_bytes:
+            with path.open("rb") as fh:  # never more than the limit, even if the file grows
+                raw = fh.read(limits.max_file_bytes + 1)
+            size = len(raw)
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror or err}", path=path) from None
+    if size > limits.max_file_bytes:
+        raise LimitError(f"file is {size:,} bytes, over the limit of "
+                         f"{limits.max_file_bytes:,}", path=path,
+                         fix="raise it with --max-file-size if the file is genuine")
+    return decode(raw, path)
+
+
+def decode(raw: bytes, path: Path, what: str = "a figure file"
+           ) -> tuple[str, list[tuple[str, str]]]:
+    """UTF-8 text with a byte-order mark and CRLF or CR line ends repaired; else InputError."""
     repairs: list[tuple[str, str]] = []
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
         repairs.append(("file", "removed a UTF-8 byte-order mark"))
-    if b"\x00" in raw[:8192]:
-        raise InputError("binary file, not a figure file", path=path,
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError("UTF-16 text (it starts with a UTF-16 byte-order mark)", path=path,
+                         line=1, fix="re-save the file as UTF-8")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise InputError(f"binary file, not {what} (a NUL byte at offset "
+                         f"{nul:,})", path=path, line=raw[:nul].count(b"\n") + 1,
                          fix="remove it from the input or give the figure's .md file")
     try:
         text = raw.decode("utf-8")
@@ -267,27 +385,39 @@ def split_front_matter(text: str, path: Path) -> tuple[str, int]:
 def read_front_matter(path: Path, limits: Limits = Limits()) -> FrontMatter:
     text, repairs = read_text(path, limits)
     yaml_text, first = split_front_matter(text, path)
-    aliases = _count_aliases(yaml_text)
-    if aliases > limits.max_aliases:
-        raise LimitError(f"YAML uses {aliases} aliases, over the limit of {limits.max_aliases}",
-                         path=path, fix="PFOCR front matter needs no anchors or aliases; expand "
-                         "them, or raise --max-aliases")
+    if _count_aliases(yaml_text) or _nesting_bound(yaml_text) > min(
+            _SCAN_BOUND, limits.max_yaml_nodes):
+        _scan(yaml_text, limits, path, first)
+    loader = _Loader(yaml_text)
+    loader.first_line = first
     try:
-        data = yaml.load(yaml_text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        data = loader.get_single_data()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = first + mark.line if mark else None
-        problem = f"invalid YAML: {err.problem or err}"
+        problem = f"invalid YAML: {_one_line(err.problem or str(err))}"
         if err.context and err.context_mark and err.context_mark is not mark:
             problem += f" ({err.context} that starts on line {first + err.context_mark.line})"
-        raise InputError(problem, path=path, line=line,
-                         fix="fix the YAML syntax on that line") from None
+        fix = ("a key may appear once: keep one of them" if "appears twice" in problem
+               else "remove the tag: figure files hold plain YAML values" if "for the tag" in
+               problem else "fix the YAML syntax on that line")
+        raise InputError(problem, path=path, line=line, fix=fix) from None
+    except yaml.reader.ReaderError as err:
+        line = first + yaml_text[: err.position].count("\n") if isinstance(
+            err.position, int) else None
+        char = err.character if isinstance(err.character, int) else ord(str(err.character)[:1] or "?")
+        raise InputError(f"invalid YAML: character U+{char:04X} is not allowed "
+                         f"({_one_line(err.reason)})", path=path, line=line,
+                         fix="remove it, or write it escaped inside a double-quoted string "
+                             "('\\x07')") from None
     except yaml.YAMLError as err:
-        raise InputError(f"invalid YAML: {err}", path=path) from None
+        raise InputError(f"invalid YAML: {_one_line(str(err))}", path=path,
+                         fix="fix the YAML syntax") from None
     except RecursionError:
         raise LimitError("YAML nested too deeply", path=path) from None
     if not isinstance(data, dict):
-        raise InputError(f"front matter is a {type(data).__name__}, not a mapping of keys",
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise InputError(f"front matter is {kind}, not a mapping of keys",
                          path=path, line=first, fix="write the metadata as 'key: value' lines")
     if _depth(data, limits.max_depth) > limits.max_depth:
         raise LimitError(f"front matter nested deeper than {limits.max_depth} levels",
@@ -303,11 +433,15 @@ def read_front_matter(path: Path, limits: Limits = Limits()) -> FrontMatter:
 def read_table(path: Path) -> list[dict[str, str]]:
     """A ``_data/*.tsv`` table as rows; CRLF line ends and a missing final newline are fine."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read table: {err}", path=path,
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read table: {err.strerror or err}", path=path) from None
+    try:
+        text, _ = decode(raw, path, "a table")
+    except InputError as err:
+        raise InputError(f"table: {err.problem}", path=path, line=err.line,
                          fix="tables are UTF-8 tab-separated files") from None
-    reader = csv.DictReader(io.StringIO(text.replace("\r\n", "\n")), delimiter="\t",
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t",
                             quoting=csv.QUOTE_NONE)
     rows = []
     for row in reader:

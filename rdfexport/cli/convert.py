@@ -7,21 +7,52 @@ from pathlib import Path
 
 import click
 
-from rdfexport.cli import error, main, run
-from rdfexport.errors import ExitCode, InputError
+from rdfexport.cli import error, main, run, stderr_is_terminal
+from rdfexport.errors import ExitCode, InputError, UsageError
 from rdfexport.formats import FORMATS, Writer, guess_format
 from rdfexport.graph import ENGINES, ExportStats, FigureGraph, void_quads
-from rdfexport.pipeline import ExportOptions, build_graphs
+from rdfexport.pipeline import ExportOptions, build_graphs, parse_shard
 from rdfexport.sources import Limits
 
 SEVERITIES = ("violation", "warning", "info")
 
 
-def export_options(engine: str, max_file_size: int | None, max_aliases: int | None) -> ExportOptions:
-    defaults = Limits()
+def export_options(engine: str, max_file_size: int | None, max_aliases: int | None,
+                   max_depth: int | None = None, max_yaml_nodes: int | None = None
+                   ) -> ExportOptions:
+    given = {"max_file_bytes": max_file_size, "max_aliases": max_aliases,
+             "max_depth": max_depth, "max_yaml_nodes": max_yaml_nodes}
     return ExportOptions(engine=engine, limits=Limits(
-        max_file_bytes=max_file_size if max_file_size is not None else defaults.max_file_bytes,
-        max_aliases=max_aliases if max_aliases is not None else defaults.max_aliases))
+        **{k: v for k, v in given.items() if v is not None}))
+
+
+def scale_options(f, progress: bool = True):
+    """--jobs, --shard, --incremental, --cache (docs/SCALING.md)."""
+    if progress:
+        f = click.option("--progress/--no-progress", default=None,
+                         help="Progress bar (default: when standard error is a terminal).")(f)
+    f = click.option("--cache", "cache", type=click.Path(file_okay=False, path_type=Path),
+                     default=None, help="Cache folder for --incremental (default: OUTPUT.cache, STORE.cache).")(f)
+    f = click.option("--incremental", is_flag=True,
+                     help="Rebuild only figures whose files, tables or organism pages changed.")(f)
+    f = click.option("--shard", default=None, metavar="K/N",
+                     help="Export only part K of N (by a hash of the file name), for N machines.")(f)
+    f = click.option("-j", "--jobs", type=click.IntRange(0), default=0, show_default=True,
+                     help="Worker processes (0: one per core).")(f)
+    return f
+
+
+def scaled(options: ExportOptions, jobs: int, shard: str | None, incremental: bool,
+           cache: Path | None, default_cache: Path, validate: bool = False,
+           shapes: Path | None = None, progress: bool = False) -> ExportOptions:
+    from dataclasses import replace
+
+    from rdfexport.pipeline import default_jobs
+
+    return replace(options, jobs=jobs or default_jobs(),
+                   shard=parse_shard(shard) if shard else None, validate=validate,
+                   shapes=shapes, progress=progress, incremental=incremental,
+                   cache=cache or (default_cache if incremental else None))
 
 
 def input_options(f):
@@ -50,10 +81,13 @@ def validation_options(f):
 class Checked:
     """Pass figure graphs through, printing bad files and collecting validation findings."""
 
-    def __init__(self, items, validate: bool, shapes: Path | None, verbose: bool) -> None:
+    def __init__(self, items, validate: bool, shapes: Path | None, verbose: bool,
+                 findings: list | None = None) -> None:
         self.items = items
         self.errors = 0
-        self.findings: list = []
+        # findings given: the pipeline validates (in its workers) and fills the list.
+        self.prevalidated = findings is not None
+        self.findings: list = findings if findings is not None else []
         self.verbose = verbose
         self.validator = None
         if validate:
@@ -70,7 +104,7 @@ class Checked:
             if self.verbose:
                 for repair in item.figure.repairs:
                     error(f"note: {repair}")
-            if self.validator is not None:
+            if self.validator is not None and not self.prevalidated:
                 self.findings.extend(self.validator.validate(item))
             yield item
 
@@ -104,22 +138,47 @@ class Checked:
 @click.option("-f", "--format", "fmt", type=click.Choice(list(FORMATS)), default=None,
               help="Output format (default: from the output suffix, else turtle).")
 @validation_options
+@scale_options
 @click.option("-v", "--verbose", is_flag=True, help="List every repair made to the input.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
+@click.option("--max-depth", type=click.IntRange(1), default=None,
+              help=f"Deepest YAML nesting read (default {Limits().max_depth}).")
+@click.option("--max-yaml-nodes", type=click.IntRange(1), default=None,
+              help=f"YAML nodes per file once aliases are expanded (default "
+                   f"{Limits().max_yaml_nodes:,}).")
 def convert(paths, engine, max_file_size, max_aliases, output, fmt, validate, fail_on, shapes,
-            verbose, quiet):
+            jobs, shard, incremental, cache, progress, verbose, quiet, max_depth, max_yaml_nodes):
     """Export figure files, folders or site checkouts (PATH...) to RDF.
 
     Bad files are reported and skipped; the rest is still written, and the exit status is 2.
+    An OUTPUT ending in '/' (or an existing folder) receives N-Quads parts that concatenate to
+    the export (part-NNN.nq, void.nq); with --incremental only the changed parts are rewritten.
     """
 
     def action() -> int:
-        out_format = guess_format(None if output == "-" else output, fmt)
-        options = export_options(engine, max_file_size, max_aliases)
+        parts = output != "-" and (output.endswith("/") or Path(output).is_dir())
+        out_format = FORMATS["nquads"] if parts else guess_format(
+            None if output == "-" else output, fmt)
+        if parts and fmt not in (None, "nquads"):
+            raise UsageError("a folder output holds N-Quads parts",
+                             fix="drop -f, or give a file name")
+        default_cache = Path(".rdfexport-cache" if output == "-" else output + ".cache")
+        options = scaled(export_options(engine, max_file_size, max_aliases, max_depth,
+                                        max_yaml_nodes), jobs, shard, incremental,
+                         Path(output) if parts else cache, default_cache, validate, shapes,
+                         stderr_is_terminal() if progress is None else progress)
         stats = ExportStats()
-        checked = Checked(build_graphs(paths, options, stats), validate, shapes, verbose)
-        with Writer(output, out_format) as writer:
-            writer.write_all(checked, lambda: void_quads(stats))
+        findings: list = []
+        checked = Checked(build_graphs(paths, options, stats, findings), validate, shapes,
+                          verbose, findings)
+        if parts:  # the pipeline writes the parts (they are its cache); here only the VoID
+            for _ in checked:
+                pass
+            with Writer(Path(output) / "void.nq", out_format) as writer:
+                writer.write_all([], lambda: void_quads(stats))
+        else:
+            with Writer(output, out_format) as writer:
+                writer.write_all(checked, lambda: void_quads(stats))
         if not quiet:
             error(checked.summary(stats))
         return checked.exit_code(fail_on)
