@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from rdfexport.cli import error, main, run, stderr_is_terminal
-from rdfexport.cli.convert import Checked, export_options, input_options, validation_options
+from rdfexport.cli.convert import (Checked, export_options, input_options, scale_options, scaled,
+                                   validation_options)
 from rdfexport.errors import ExitCode
 from rdfexport.stores import DEFAULT_STORE_DIR, BaseStore, LoadStats, open_store
 
@@ -63,13 +66,14 @@ def count_figure_files(paths: tuple[Path, ...]) -> int:
 @input_options
 @store_options
 @validation_options
+@functools.partial(scale_options, progress=False)
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: when standard error is a terminal).")
 @click.option("-v", "--verbose", is_flag=True, help="List every repair made to the input.")
 @click.option("-q", "--quiet", is_flag=True, help="No closing summary line.")
 def load(paths, engine, max_file_size, max_aliases, store_dir, endpoint, graph_store,
-         update_endpoint, user, auth, server_type, retries, validate, fail_on, shapes, progress,
-         verbose, quiet):  # type: ignore[no-untyped-def]
+         update_endpoint, user, auth, server_type, retries, validate, fail_on, shapes, jobs, shard, incremental,
+         cache, progress, verbose, quiet):  # type: ignore[no-untyped-def]
     """Export figure files, folders or site checkouts (PATH...) and load them into a store.
 
     One named graph per figure (its IRI). A figure whose content changed replaces exactly its
@@ -85,9 +89,13 @@ def load(paths, engine, max_file_size, max_aliases, store_dir, endpoint, graph_s
         from rdfexport.graph import ExportStats, void_quads
         from rdfexport.pipeline import build_graphs
 
-        options = export_options(engine, max_file_size, max_aliases)
+        options = replace(scaled(export_options(engine, max_file_size, max_aliases), jobs, shard,
+                                 incremental, cache, store_dir.with_name(store_dir.name + ".cache"),
+                                 validate, shapes), cache_data=False)
+        findings: list = []
         export_stats = ExportStats()
-        checked = Checked(build_graphs(paths, options, export_stats), validate, shapes, verbose)
+        checked = Checked(build_graphs(paths, options, export_stats, findings), validate, shapes,
+                          verbose, findings)
 
         def void(stats: LoadStats):  # type: ignore[no-untyped-def]
             return void_quads(ExportStats(figures=stats.graphs_in_store,

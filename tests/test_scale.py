@@ -1,0 +1,235 @@
+"""Scaling features: --jobs gives byte-identical output, --shard parts concatenate to the whole,
+--incremental rebuilds exactly the figures that changed (docs/SCALING.md).
+
+Speed and memory are measured by bench/, not here; these tests use small generated sites.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rdfexport import pipeline
+from rdfexport.cli import main
+from rdfexport.errors import UsageError
+from rdfexport.pipeline import ExportOptions, build_graphs, parse_shard, shard_of
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = Path(os.environ.get("PFOCR_SAMPLE", "/work/shared/corpus/pfocr-sample"))
+if not SAMPLE.exists():
+    SAMPLE = ROOT.parent / "shared" / "corpus" / "pfocr-sample"
+VOID_SUFFIX = b"<https://pfocr.wikipathways.org/void> .\n"
+
+needs_sample = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"no PFOCR sample at {SAMPLE}")
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """A generated site of 450 figures: three batches of 200, so --jobs 2 really uses workers."""
+    out = tmp_path_factory.mktemp("site")
+    _generator().generate(out, 450, seed=7, jobs=1, sample=SAMPLE, quiet=True)
+    return out
+
+
+def _convert(*args: str) -> None:
+    result = CliRunner().invoke(main, ["convert", "--no-validate", "-q", *args])
+    assert result.exit_code == 0, result.output
+    assert "\r[" not in result.output  # no progress bar when stderr is not a terminal
+
+
+def _lines(data: bytes) -> list[bytes]:
+    return sorted(line for line in data.splitlines(keepends=True) if not line.endswith(VOID_SUFFIX))
+
+
+@needs_sample
+def test_generator_is_deterministic_and_realistic(tmp_path: Path) -> None:
+    gen = _generator()
+    a = gen.generate(tmp_path / "a", 260, seed=3, jobs=1, sample=SAMPLE, quiet=True)
+    gen.generate(tmp_path / "b", 260, seed=3, jobs=1, sample=SAMPLE, quiet=True)
+    for sub in ("_figures", "_data"):
+        names = sorted(p.name for p in (tmp_path / "a" / sub).iterdir())
+        assert names == sorted(p.name for p in (tmp_path / "b" / sub).iterdir())
+        for name in names[:50]:
+            assert (tmp_path / "a" / sub / name).read_bytes() == \
+                (tmp_path / "b" / sub / name).read_bytes()
+    assert len(list((tmp_path / "a" / "_figures").iterdir())) == 260
+    assert 12 < a["mean_genes"] < 24
+    # Both generations of the sample are present: front-matter gene lists and _data tables.
+    texts = [p.read_text() for p in (tmp_path / "a" / "_figures").iterdir()]
+    assert any("\ngenes:\n" in t for t in texts)
+    assert any(p.name.endswith("-genes.tsv") for p in (tmp_path / "a" / "_data").iterdir())
+
+
+@needs_sample
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".nq", ".ttl"])
+def test_jobs_output_is_byte_identical(site: Path, tmp_path: Path, suffix: str) -> None:
+    one, two = tmp_path / f"one{suffix}", tmp_path / f"two{suffix}"
+    _convert(str(site), "-o", str(one), "--jobs", "1")
+    _convert(str(site), "-o", str(two), "--jobs", "2")
+    assert one.read_bytes() == two.read_bytes()
+
+
+@needs_sample
+def test_jobs_with_small_batches_on_the_sample() -> None:
+    """Workers on the real sample (every generation), many small batches: same bytes, order."""
+    one = list(build_graphs([SAMPLE], ExportOptions(jobs=1, batch_size=16)))
+    two = list(build_graphs([SAMPLE], ExportOptions(jobs=2, batch_size=16)))
+    assert [type(x) for x in one] == [type(x) for x in two]
+    assert [getattr(x, "data", None) for x in one] == [getattr(x, "data", None) for x in two]
+    assert [str(x) for x in one if isinstance(x, Exception)] == \
+        [str(x) for x in two if isinstance(x, Exception)]
+
+
+@needs_sample
+@pytest.mark.slow
+def test_shards_concatenate_to_the_whole(site: Path, tmp_path: Path) -> None:
+    whole = tmp_path / "whole.nq"
+    _convert(str(site), "-o", str(whole), "--jobs", "1")
+    parts = []
+    for k in (1, 2, 3):
+        out = tmp_path / f"shard{k}.nq"
+        _convert(str(site), "-o", str(out), "--shard", f"{k}/3", "--jobs", "1")
+        parts.append(out.read_bytes())
+    figures = [set(line.rsplit(b" <", 1)[1] for line in p.splitlines() if VOID_SUFFIX[:-1]
+                   not in line) for p in parts]
+    assert all(figures)  # every shard has figures
+    assert not (figures[0] & figures[1]) and not (figures[1] & figures[2])  # disjoint
+    assert _lines(b"".join(parts)) == _lines(whole.read_bytes())
+
+
+def test_shard_assignment_is_stable_and_by_file_name() -> None:
+    assert parse_shard("2/8") == (2, 8)
+    for bad in ("0/3", "4/3", "x", "1/0", "1-2"):
+        with pytest.raises(UsageError):
+            parse_shard(bad)
+    a = shard_of(Path("/one/site/_figures/PMC1__x.md"), 7)
+    assert a == shard_of(Path("/elsewhere/_figures/PMC1__x.md"), 7)
+    counts = [0] * 4
+    for i in range(4000):
+        counts[shard_of(Path(f"PMC{i}__f{i}.md"), 4) - 1] += 1
+    assert min(counts) > 850  # about even
+
+
+def _copy_site(src: Path, dst: Path, figures: int | None = None) -> Path:
+    shutil.copytree(src / "_organisms", dst / "_organisms")
+    shutil.copytree(src / "_data", dst / "_data")
+    (dst / "_figures").mkdir()
+    for p in sorted((src / "_figures").iterdir())[:figures]:
+        shutil.copy2(p, dst / "_figures" / p.name)
+    return dst
+
+
+class _Counting:
+    """Counts load_figure calls in this process (jobs=1 builds in-process)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.paths: list[str] = []
+        real = pipeline.load_figure
+
+        def counting(source, limits):
+            self.paths.append(source.path.name)
+            return real(source, limits)
+
+        monkeypatch.setattr(pipeline, "load_figure", counting)
+
+
+def _export(site: Path, cache: Path | None, **kw) -> bytes:
+    opts = ExportOptions(jobs=1, cache=cache, incremental=cache is not None, **kw)
+    return b"".join(g.data for g in build_graphs([site], opts) if not isinstance(g, Exception))
+
+
+@needs_sample
+def test_incremental_rebuilds_only_what_changed(tmp_path: Path, monkeypatch) -> None:
+    site = _copy_site(SAMPLE, tmp_path / "site")
+    cache = tmp_path / "cache"
+    first = _export(site, cache)
+    counter = _Counting(monkeypatch)
+    assert _export(site, cache) == first
+    assert counter.paths == []  # nothing read again
+
+    # A touched file with the same content is no change.
+    victim = sorted((site / "_figures").iterdir())[5]
+    os.utime(victim, (time.time() + 10, time.time() + 10))
+    assert _export(site, cache) == first and counter.paths == []
+
+    # One figure edited: exactly that one is rebuilt, and the result equals a full export.
+    text = victim.read_text(encoding="utf-8")
+    victim.write_text(text.replace("figtitle: ", "figtitle: Edited ", 1), encoding="utf-8")
+    again = _export(site, cache)
+    assert counter.paths == [victim.name]
+    assert again == _export(site, None) != first
+
+    # A _data table edited: its figure is rebuilt.
+    counter.paths.clear()
+    table = sorted((site / "_data").glob("*-genes.tsv"))[0]
+    rows = table.read_bytes().splitlines()
+    table.write_bytes(b"\n".join([*rows, rows[-1].replace(b"\t", b"x\t", 1)]) + b"\n")
+    _export(site, cache)
+    assert counter.paths == [table.name[: -len("-genes.tsv")] + ".md"]
+
+    # A figure removed: gone from the export, nothing rebuilt.
+    counter.paths.clear()
+    victim.unlink()
+    after = _export(site, cache)
+    assert counter.paths == []
+    assert after == _export(site, None)
+
+    # An organism page changed: every figure of the site is rebuilt.
+    counter.paths.clear()
+    page = sorted((site / "_organisms").iterdir())[0]
+    page.write_text(page.read_text() + "\n", encoding="utf-8")
+    _export(site, cache)
+    assert len(counter.paths) == len(list((site / "_figures").iterdir()))
+
+
+@needs_sample
+def test_incremental_cli_parts_and_single_file(tmp_path: Path) -> None:
+    site = _copy_site(SAMPLE, tmp_path / "site")
+    parts, single = tmp_path / "parts", tmp_path / "all.nq"
+    _convert(str(site), "-o", str(parts) + "/", "--incremental")
+    _convert(str(site), "-o", str(single), "--incremental")
+    assert (tmp_path / "all.nq.cache").is_dir()
+    blob = b"".join(p.read_bytes() for p in sorted(parts.glob("*.nq")))
+    assert _lines(blob) == _lines(single.read_bytes())
+    assert sorted(blob.splitlines()) == sorted(single.read_bytes().splitlines())  # VoID too
+
+    victim = sorted((site / "_figures").iterdir())[3]
+    victim.write_text(victim.read_text().replace("caption: ", "caption: New ", 1))
+    before = {p.name: p.stat().st_mtime_ns for p in parts.glob("part-*.nq")}
+    _convert(str(site), "-o", str(parts) + "/", "--incremental")
+    changed = [p.name for p in parts.glob("part-*.nq") if p.stat().st_mtime_ns != before[p.name]]
+    assert changed == [f"part-{pipeline.part_of(victim):03d}.nq"]
+    _convert(str(site), "-o", str(single), "--incremental")
+    fresh = tmp_path / "fresh.nq"
+    _convert(str(site), "-o", str(fresh))
+    assert single.read_bytes() == fresh.read_bytes()
+    blob = b"".join(p.read_bytes() for p in sorted(parts.glob("*.nq")))
+    assert sorted(blob.splitlines()) == sorted(fresh.read_bytes().splitlines())
+
+
+@needs_sample
+def test_validation_in_workers_equals_validation_in_process() -> None:
+    from rdfexport.validate import Validator
+
+    found: list = []
+    graphs = [g for g in build_graphs([SAMPLE], ExportOptions(jobs=2, batch_size=32,
+                                                             validate=True), findings=found)
+              if not isinstance(g, Exception)]
+    validator = Validator()
+    expected = [f for g in graphs for f in validator.validate(g)]
+    assert found == expected
