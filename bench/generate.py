@@ -10,7 +10,9 @@ proportions. From the template the generator keeps the key set, key order and qu
 
 - identity: new PMCID / figid / figid_alias / filename / figlink / number / DOI / ``@id``;
 - text: a caption taken from another sample figure with its sentences shuffled (so caption
-  lengths follow the sample), a title with two words swapped, paper title, reftext, year, scores;
+  lengths follow the sample), a title with two words swapped, scores; about three figures share
+  an article, and its facts (paper title, reftext, year, DOI, journal, publisher, keywords) are
+  those of one sample paper for all of them, as in the real site;
 - organisms: the template's list, or (one time in four) another figure's list;
 - mentions: gene rows sampled (by OCR word, so one word keeps its several genes) from every gene
   row of the sample, with counts drawn from the sample's non-empty counts scaled so the mean over
@@ -81,7 +83,6 @@ class Sample:
         gene_counts: list[int] = []
         self.captions: list[str] = []
         self.titles: list[str] = []
-        self.papers: list[tuple[str, str, str]] = []
         self.organism_lists: list[object] = []
         self.years: list[str] = []
         # Pools of mentions. Gene rows are grouped by OCR word so a word keeps all its genes.
@@ -117,8 +118,6 @@ class Sample:
                 gene_counts.append(ngenes)
             self.captions.append(str(fm.get("caption") or ""))
             self.titles.append(str(fm.get("figtitle") or ""))
-            self.papers.append((str(fm.get("papertitle") or ""), str(fm.get("reftext") or ""),
-                                str(fm.get("journal_title") or "")))
             self.organism_lists.append(fm.get("organisms"))
             self.years.append(str(fm.get("year") or "2020"))
             self.fm_genes.extend(fm.get("genes") or [])
@@ -180,18 +179,24 @@ class Generator:
             a, b = rng.sample(range(len(words)), 2)
             words[a], words[b] = words[b], words[a]
         title = " ".join(words)
-        paper, reftext, journal = s.papers[rng.randrange(len(s.papers))]
+        # Paper-level facts are the same for every figure of an article (they describe one node).
+        art_rng = random.Random(f"{self.seed}:article:{article}")
+        paper_fm = s.templates[art_rng.randrange(len(s.templates))]["fm"]
+        paper_year = art_rng.choice(s.years)
         for key, value in (
             ("figid", figid), ("pmcid", pmcid), ("filename", f"{stem}.{ext or 'jpg'}"),
             ("figlink", f"/pmc/articles/{pmcid}/figure/{number}/"), ("number", number),
             ("figid_alias", f"{pmcid}__{number}"), ("redirect_from", f"/figures/{pmcid}__{number}"),
-            ("caption", caption), ("figtitle", title), ("papertitle", paper),
-            ("reftext", reftext), ("year", rng.choice(s.years)),
+            ("caption", caption), ("figtitle", title), ("year", paper_year),
         ):
             if key in fm:
                 fm[key] = value
+        for key in ("papertitle", "reftext", "journal_title", "journal_nlm_ta", "publisher_name",
+                    "keywords"):
+            if key in fm and key in paper_fm:
+                fm[key] = paper_fm[key]
         if str(fm.get("doi") or "").startswith("10."):
-            fm["doi"] = f"{fm['doi']}.b{i}"
+            fm["doi"] = f"10.5555/pfocr-bench.{article}"
         for key in ("automl_pathway", "pathway_score"):
             if isinstance(fm.get(key), float):
                 fm[key] = round(rng.uniform(0.5, 1.0), 7)
