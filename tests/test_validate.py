@@ -312,3 +312,17 @@ def test_reaches_and_summary_line(sample_findings):
 def test_findings_are_frozen(sample_findings):
     with pytest.raises(AttributeError):
         sample_findings[0].line = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("engine", ["pyshacl", "shacl-rust"])
+def test_batch_validation_equals_one_figure_at_a_time(engine, validator, sample_graphs,
+                                                      sample_findings):
+    if engine == "shacl-rust":
+        pytest.importorskip("shacl_rust", reason="pip install shacl-rust (a dev dependency)")
+        one = Validator(engine=engine)
+    else:
+        one = validator
+    per_figure = [one.validate(fg) for fg in sample_graphs]
+    batches = [one.validate_batch(sample_graphs[i:i + 50]) for i in range(0, 130, 50)]
+    assert [f for batch in batches for f in batch] == per_figure
+    assert [f for fs in per_figure for f in fs] == sample_findings
