@@ -137,9 +137,14 @@ def _triple_lines(fg: FigureGraph, dedup: _Dedup) -> Iterator[bytes]:
     """N-Triples lines of one figure; shared nodes only the first time they are seen."""
     graph_suffix = f" <{fg.iri}> .\n".encode()
     local = f"<{fg.iri}".encode()
+    # A triple whose object is this figure or one of its mentions cannot come from another
+    # figure: it is written without being remembered, so memory does not grow with the corpus.
+    names_figure, names_mention = graph_suffix, f" <{fg.iri}#".encode()
     for line in fg.data.splitlines(keepends=True):
         triple = line[: -len(graph_suffix)] + b" .\n"
         if line.startswith(local) and _is_local(line[1:line.index(b">")].decode(), fg.iri):
+            yield triple
+        elif triple.endswith(names_figure) or names_mention in triple:
             yield triple
         elif dedup.fresh(triple):
             yield triple
