@@ -649,9 +649,40 @@ def _count(stats: ExportStats, fg: Any) -> None:
         stats.example = fg.iri
 
 
+def merge_void(files: Iterable[str | os.PathLike[str]]) -> list[Any]:
+    """One VoID description for the outputs of ``--shard 1/N`` ... ``N/N`` (their ``void.nq``
+    files, or whole N-Quads outputs: the VoID graph is read from the end of each file): figures
+    and triples summed, the newest creation time, the first example resource."""
+    import pyoxigraph as ox
+
+    from rdfexport import vocab
+
+    p = vocab.PREFIXES
+    total = ExportStats()
+    suffix = f" <{vocab.VOID_GRAPH}> .\n".encode()
+    for name in files:
+        with open(name, "rb") as fh:
+            fh.seek(max(0, os.path.getsize(name) - 65536))
+            tail = fh.read()
+        lines = [ln for ln in tail.splitlines(keepends=True) if ln.endswith(suffix)]
+        for q in ox.parse(b"".join(lines), format=ox.RdfFormat.N_QUADS):
+            pred, obj = q.predicate.value, q.object
+            if pred == p["void"] + "triples":
+                total.triples += int(obj.value)
+            elif pred == p["void"] + "entities":
+                total.figures += int(obj.value)
+            elif pred == p["void"] + "exampleResource" and total.example is None:
+                total.example = obj.value
+            elif pred == p["pav"] + "createdOn":
+                when = datetime.strptime(obj.value, "%Y-%m-%dT%H:%M:%SZ").replace(
+                    tzinfo=timezone.utc)
+                total.created = max(total.created or when, when)
+    return graph.void_quads(total)
+
+
 def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
 __all__ = ["PARTS", "CachedGraph", "ExportOptions", "Progress", "build_graphs", "created_time",
-           "default_jobs", "parse_shard", "part_of", "read_figures", "shard_of"]
+           "default_jobs", "merge_void", "parse_shard", "part_of", "read_figures", "shard_of"]
