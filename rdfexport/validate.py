@@ -36,6 +36,7 @@ from rdfexport.errors import Repair, UsageError, ValidationConfigError
 if TYPE_CHECKING:
     from rdfexport.graph import FigureGraph
 
+XSD_STRING = URIRef("http://www.w3.org/2001/XMLSchema#string")
 PFOCRSH = rdflib.Namespace("https://pfocr.wikipathways.org/shapes#")
 FRONT_MATTER_KEY = PFOCRSH.frontMatterKey
 REPAIR_SHAPE = PFOCRSH.FigureRepair
@@ -508,9 +509,14 @@ def _term(text: str | None) -> rdflib.term.Node | None:
         return URIRef(text[1:-1])
     if text.startswith("_:") or text.startswith("("):  # a blank node or a path expression
         return BNode(text[2:] if text.startswith("_:") else None)
-    g = rdflib.Graph()
-    g.parse(data=f"<urn:s> <urn:p> {text} .", format="nt")
-    return next(iter(g.objects()))
+    import pyoxigraph as ox
+
+    lit = next(iter(ox.parse(f"<urn:s> <urn:p> {text} .", format=ox.RdfFormat.N_TRIPLES))).object
+    if lit.language:
+        return Literal(lit.value, lang=lit.language)
+    if lit.datatype.value == str(XSD_STRING):  # rdflib writes plain strings without one
+        return Literal(lit.value)
+    return Literal(lit.value, datatype=URIRef(lit.datatype.value))
 
 
 def _from_rust(r: dict[str, Any]) -> RawResult:
@@ -548,17 +554,32 @@ class ValidationRun:
 
 
 def validate_paths(paths: Iterable[Any], options: Any = None,
-                   validator: Validator | None = None) -> ValidationRun:
-    """Read figure files under ``paths`` and validate them one figure at a time (streaming)."""
+                   validator: Validator | None = None, batch_size: int = 200) -> ValidationRun:
+    """Read figure files under ``paths`` and validate them as they come (streaming; shacl-rust
+    in batches of ``batch_size`` figures, which gives the same findings, only faster)."""
     from rdfexport.errors import InputError
     from rdfexport.pipeline import ExportOptions, build_graphs
 
     validator = validator or Validator()
+    batched = validator.engine_name != "pyshacl"  # pySHACL is not faster on a merged graph
     run = ValidationRun()
+    pending: list[Any] = []
+
+    def flush() -> None:
+        for findings in validator.validate_batch(pending):
+            run.findings.extend(findings)
+        pending.clear()
+
     for item in build_graphs(paths, options or ExportOptions()):
         if isinstance(item, InputError):
             run.errors.append(item)
             continue
         run.figures += 1
-        run.findings.extend(validator.validate(item))
+        if batched:
+            pending.append(item)
+            if len(pending) >= batch_size:
+                flush()
+        else:
+            run.findings.extend(validator.validate(item))
+    flush()
     return run
