@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIGURES, SEEDS
+
 from rdfexport.cli import main
 
 CASES = Path(__file__).resolve().parent / "bad_inputs"
@@ -121,9 +121,10 @@ def run_guarded(tmp_path: Path, args: list[str]) -> tuple[subprocess.CompletedPr
 
 
 def test_the_audit_hook_catches_real_attempts(tmp_path):
-    done, log = run_guarded(tmp_path, ["-c", "import urllib.request as u\ntry:\n"
-                                       "    u.urlopen('http://127.0.0.1:9/', timeout=1)\n"
-                                       "except OSError:\n    pass\n"])
+    code = ("import urllib.request as u\ntry:\n"
+            "    u.urlopen('http://127.0.0.1:9/', timeout=1)\n"
+            "except OSError:\n    pass\n")
+    done, log = run_guarded(tmp_path, ["-c", code])
     assert done.returncode == 0, done.stderr
     assert "urllib.Request" in log or "socket.connect" in log, log
 
