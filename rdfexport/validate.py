@@ -60,8 +60,7 @@ class Severity(IntEnum):
         """``"violation"``, ``"Warning"``, ``"sh:Info"`` or the full SHACL IRI."""
         name = str(text).strip()
         for prefix in (str(SH), "sh:"):
-            if name.startswith(prefix):
-                name = name[len(prefix):]
+            name = name.removeprefix(prefix)
         try:
             return cls[name.upper()]
         except KeyError:
@@ -162,7 +161,7 @@ def load_shapes(shapes_dir: Path | None = None) -> rdflib.Graph:
     for f in files:
         try:
             graph.parse(f, format="turtle")
-        except Exception as err:  # rdflib raises several unrelated types for bad Turtle
+        except Exception as err:  # noqa: BLE001 - rdflib raises unrelated types for bad Turtle
             line = getattr(err, "lines", None) or getattr(err, "line", None)
             raise ValidationConfigError(f"cannot read shapes: {err}", path=f,
                                         line=line if isinstance(line, int) else None,
@@ -438,7 +437,7 @@ class _PySHACL:
 _PREPARED: dict[tuple[str, str | None], Any] = {}
 
 
-class _prepared_sparql:  # noqa: N801 - used as a context manager
+class _prepared_sparql:
     """Parse each SPARQL constraint's query once per process instead of once per focus node.
 
     pySHACL hands rdflib the same query text (with ``$this`` as an initial binding) for every
@@ -455,8 +454,8 @@ class _prepared_sparql:  # noqa: N801 - used as a context manager
         self.original = processor.SPARQLProcessor.query
         original = self.original
 
-        def query(proc, strOrQuery, initBindings=None, initNs=None, base=None,  # noqa: N803
-                  DEBUG=False):  # noqa: N803
+        def query(proc, strOrQuery, initBindings=None, initNs=None, base=None,
+                  DEBUG=False):
             if isinstance(strOrQuery, str):
                 key = (strOrQuery, base)
                 prepared = _PREPARED.get(key)
@@ -507,7 +506,7 @@ def _term(text: str | None) -> rdflib.term.Node | None:
         return None
     if text.startswith("<") and text.endswith(">"):
         return URIRef(text[1:-1])
-    if text.startswith("_:") or text.startswith("("):  # a blank node or a path expression
+    if text.startswith(("_:", "(")):  # a blank node or a path expression
         return BNode(text[2:] if text.startswith("_:") else None)
     import pyoxigraph as ox
 

@@ -8,10 +8,10 @@ import re
 import pyshacl
 import pytest
 import rdflib
+from conftest import ROOT, SAMPLE
 from rdflib import RDF, RDFS, URIRef
 from rdflib.namespace import SH
 
-from conftest import ROOT, SAMPLE
 from rdfexport.pipeline import ExportOptions, read_figures
 from rdfexport.validate import FRONT_MATTER_KEY, PFOCRSH, bundled_shapes_dir, load_shapes
 

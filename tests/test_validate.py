@@ -9,12 +9,17 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from conftest import FIGURES, SAMPLE
 from rdflib import Literal, URIRef
 
-from conftest import FIGURES, SAMPLE
 from rdfexport.pipeline import ExportOptions, build_graphs
 from rdfexport.validate import (
-    Finding, Severity, Validator, reaches, summary_line, validate_paths,
+    Finding,
+    Severity,
+    Validator,
+    reaches,
+    summary_line,
+    validate_paths,
 )
 
 SHAPES = "https://pfocr.wikipathways.org/shapes#"

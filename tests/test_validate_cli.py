@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import rdflib
 from click.testing import CliRunner
+from conftest import FIGURES, ROOT, SAMPLE, require_binary
 from rdflib.namespace import SH
 
-from conftest import FIGURES, ROOT, SAMPLE, require_binary
 from rdfexport.cli import main
 from rdfexport.validate import parse_report
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 import rdflib
+from conftest import SAMPLE
 from rdflib import XSD, Literal, URIRef
 
-from conftest import SAMPLE
 from rdfexport.pipeline import ExportOptions, build_graphs
 from rdfexport.validate import Severity, Validator
 
