@@ -11,6 +11,7 @@ import pytest
 import rdflib
 from conftest import FIGURES, SAMPLE
 from rdflib import Literal, URIRef
+from test_validate_engines import require_module
 
 from rdfexport.pipeline import ExportOptions, build_graphs
 from rdfexport.validate import (
@@ -323,7 +324,7 @@ def test_findings_are_frozen(sample_findings):
 def test_batch_validation_equals_one_figure_at_a_time(engine, validator, sample_graphs,
                                                       sample_findings):
     if engine == "shacl-rust":
-        pytest.importorskip("shacl_rust", reason="pip install shacl-rust (a dev dependency)")
+        require_module("shacl_rust", "the fast SHACL engine under test")
         one = Validator(engine=engine)
     else:
         one = validator

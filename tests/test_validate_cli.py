@@ -13,6 +13,7 @@ import rdflib
 from click.testing import CliRunner
 from conftest import FIGURES, ROOT, SAMPLE, require_binary
 from rdflib.namespace import SH
+from test_validate_engines import require_module
 
 from rdfexport.cli import main
 from rdfexport.validate import parse_report
@@ -150,7 +151,7 @@ def test_turtle_report_is_the_standard_validation_report(sample_json, tmp_path):
 
 
 def test_fast_engine_gives_the_same_json(sample_json):
-    pytest.importorskip("shacl_rust", reason="pip install shacl-rust (a dev dependency)")
+    require_module("shacl_rust", "the fast SHACL engine under test")
     result = invoke("validate", SAMPLE, "--format", "json", "--shacl-engine", "shacl-rust")
     assert json.loads(result.stdout) == sample_json
 
@@ -198,8 +199,7 @@ def test_convert_fail_on_warning_on_the_sample(tmp_path):
 def browser():
     chromium = require_binary("chromium", "the HTML report is tested in headless Chromium")
     driver_path = require_binary("chromedriver", "Selenium drives Chromium through it")
-    webdriver = pytest.importorskip("selenium.webdriver",
-                                    reason="pip install selenium (a dev dependency)")
+    webdriver = require_module("selenium.webdriver", "Selenium drives the browser")
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
