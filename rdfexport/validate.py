@@ -20,6 +20,7 @@ validated (never to the export), so that SHACL reports them like everything else
 from __future__ import annotations
 
 import importlib.resources
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -442,34 +443,48 @@ class _prepared_sparql:
 
     pySHACL hands rdflib the same query text (with ``$this`` as an initial binding) for every
     focus node, and rdflib parses it every time: ~75 ms per query per figure, most of
-    pySHACL's cost. While pySHACL runs, rdflib's SPARQL processor gets the translated query
-    from a cache instead (rdflib's own ``prepareQuery`` reuse). Our queries use full IRIs only,
-    so the namespaces of the data graph cannot change their meaning.
+    pySHACL's cost. While a pySHACL run of ours is active, rdflib's SPARQL processor takes the
+    translated query from a cache instead (what rdflib's own ``prepareQuery`` reuse does).
+    Our queries use full IRIs only, so the data graph's namespaces cannot change their meaning.
+    Re-entrant and thread-safe: the processor is patched while at least one run is active.
     """
+
+    _lock = threading.Lock()
+    _active = 0
+    _original: Any = None
 
     def __enter__(self) -> None:
         from rdflib.plugins.sparql import processor
 
-        self.processor = processor
-        self.original = processor.SPARQLProcessor.query
-        original = self.original
+        cls = type(self)
+        with cls._lock:
+            if cls._active == 0:
+                cls._original = processor.SPARQLProcessor.query
+                original = cls._original
 
-        def query(proc, strOrQuery, initBindings=None, initNs=None, base=None,
-                  DEBUG=False):
-            if isinstance(strOrQuery, str):
-                key = (strOrQuery, base)
-                prepared = _PREPARED.get(key)
-                if prepared is None:
-                    prepared = processor.translateQuery(processor.parseQuery(strOrQuery), base,
-                                                        initNs or {})
-                    _PREPARED[key] = prepared
-                strOrQuery = prepared
-            return original(proc, strOrQuery, initBindings or {}, initNs, base, DEBUG)
+                def query(proc, strOrQuery, initBindings=None, initNs=None,
+                          base=None, DEBUG=False):
+                    if isinstance(strOrQuery, str):
+                        key = (strOrQuery, base)
+                        prepared = _PREPARED.get(key)
+                        if prepared is None:
+                            prepared = processor.translateQuery(
+                                processor.parseQuery(strOrQuery), base, initNs or {})
+                            _PREPARED[key] = prepared
+                        strOrQuery = prepared
+                    return original(proc, strOrQuery, initBindings or {}, initNs, base, DEBUG)
 
-        processor.SPARQLProcessor.query = query  # type: ignore[method-assign]
+                processor.SPARQLProcessor.query = query  # type: ignore[method-assign]
+            cls._active += 1
 
     def __exit__(self, *exc: object) -> None:
-        self.processor.SPARQLProcessor.query = self.original  # type: ignore[method-assign]
+        from rdflib.plugins.sparql import processor
+
+        cls = type(self)
+        with cls._lock:
+            cls._active -= 1
+            if cls._active == 0:
+                processor.SPARQLProcessor.query = cls._original  # type: ignore[method-assign]
 
 
 class _ShaclRust:

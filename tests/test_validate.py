@@ -332,3 +332,27 @@ def test_batch_validation_equals_one_figure_at_a_time(engine, validator, sample_
     batches = [one.validate_batch(sample_graphs[i:i + 50]) for i in range(0, 130, 50)]
     assert [f for batch in batches for f in batch] == per_figure
     assert [f for fs in per_figure for f in fs] == sample_findings
+
+
+def test_pyshacl_query_cache_is_scoped_to_validation_and_thread_safe(validator, sample_graphs):
+    """Regression: pySHACL re-parsed every SPARQL constraint per focus node (~200 ms a figure);
+    the cache that fixes it must leave rdflib as it was and give the same results in threads."""
+    import threading
+
+    from rdflib.plugins.sparql import processor
+
+    before = processor.SPARQLProcessor.query
+    graphs = sample_graphs[:24]
+    reference = [validator.validate(fg) for fg in graphs]
+    out: list = [None] * len(graphs)
+
+    def work(i: int) -> None:
+        out[i] = validator.validate(graphs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(graphs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == reference
+    assert processor.SPARQLProcessor.query is before
