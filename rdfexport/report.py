@@ -56,10 +56,14 @@ def text(findings: Sequence[Finding], figures: int, fail_on: Severity) -> str:
         out.append("")
     s = summary(findings, figures, fail_on)
     verdict = "conforms" if conforms(findings, fail_on) else "does not conform"
-    out.append(f"{s['violations']} violations, {s['warnings']} warnings, {s['infos']} infos in "
-               f"{s['figures_with_findings']} of {figures} figures: {verdict} "
-               f"(--fail-on {s['fail_on']})")
+    out.append(f"{_n(s['violations'], 'violation')}, {_n(s['warnings'], 'warning')}, "
+               f"{_n(s['infos'], 'info')} in {s['figures_with_findings']} of "
+               f"{_n(figures, 'figure')}: {verdict} (--fail-on {s['fail_on']})")
     return "\n".join(out) + "\n"
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _short(value: str, limit: int = 100) -> str:
