@@ -292,3 +292,84 @@ def open_test_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path,
     reset(server)
     return open_store(endpoint=server.query_url, user=server.user, password=server.password,
                       **kwargs)  # type: ignore[arg-type]
+
+
+# -- a real, misbehaving HTTP hop in front of a real server ----------------------------------------
+
+class FlakyProxy:
+    """A loopback HTTP proxy in front of ``target`` that misbehaves on chosen requests.
+
+    ``plan`` maps the 1-based number of a request to an action: ``"503"`` (answer 503 without
+    forwarding), ``"drop"`` (close the connection without an answer), ``"truncate"`` (forward only
+    the first half of the body, as a connection cut mid-upload would). Other requests pass.
+    ``methods`` maps an HTTP method to an action for every request of that method.
+    ``log`` records (method, path, action) of every request.
+    """
+
+    def __init__(self, target: str, plan: dict[int, str] | None = None,
+                 methods: dict[str, str] | None = None) -> None:
+        import http.server
+        import threading
+
+        self.target = target.rstrip("/")
+        self.plan = dict(plan or {})
+        self.methods = dict(methods or {})
+        self.log: list[tuple[str, str, str]] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                n = len(proxy.log) + 1
+                action = proxy.plan.get(n, proxy.methods.get(self.command, "pass"))
+                proxy.log.append((self.command, self.path, action))
+                if action == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if action == "503":
+                    self.send_response(503, "Service Unavailable")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if action == "truncate":
+                    body = body[: len(body) // 2]
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "content-length", "connection")}
+                r = httpx.request(self.command, proxy.target + self.path, headers=headers,
+                                  content=body, timeout=60)
+                self.send_response(r.status_code)
+                for k, v in r.headers.items():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection",
+                                         "content-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, server_url: str) -> str:
+        """``server_url`` (an URL of the target) as seen through the proxy."""
+        return self.base + server_url[len(self.target):]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):  # type: ignore[no-untyped-def]  # -> Self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -193,3 +193,59 @@ def test_embedded_store_locked_by_another_process(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_transient_503_and_dropped_connections_are_retried(oxigraph_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from servers import FlakyProxy
+
+    reset(oxigraph_server)
+    graphs = [fake_graph(i) for i in range(4)]
+    # request 1: the probe (503), 3: the state read (dropped), 5: a PUT (503)
+    with FlakyProxy(oxigraph_server.base, {1: "503", 3: "drop", 5: "503"}) as proxy:
+        s = open_store(endpoint=proxy.url(oxigraph_server.query_url), flavor="oxigraph",
+                       retries=3)
+        s.backoff = 0.05
+        stats = s.load(graphs)
+        s.close()
+    assert stats.added == 4
+    assert [a for _, _, a in proxy.log[:6]] == ["503", "pass", "drop", "pass", "503", "pass"]
+    fresh = open_store(endpoint=oxigraph_server.query_url)
+    assert figure_quads(fresh) == expected_quads(graphs)
+
+
+def test_virtuoso_failed_put_never_touches_the_figure_graph(virtuoso) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Regression: Virtuoso's PUT is not atomic (a broken body empties the target and keeps a
+    prefix). A cut upload must leave the loaded figure graph exactly as it was."""
+    from servers import FlakyProxy
+
+    reset(virtuoso)
+    old, new = fake_graph(1), fake_graph(1, triples=40, version=2)
+    s = open_store(endpoint=virtuoso.query_url, user=virtuoso.user, password=virtuoso.password)
+    s.load([old])
+    # What the quirk does to a graph PUT in place (the reason for staging + MOVE):
+    with FlakyProxy(virtuoso.base, methods={"PUT": "truncate"}) as proxy:
+        raw = open_store(endpoint=proxy.url(virtuoso.query_url), flavor="virtuoso",
+                         user=virtuoso.user, password=virtuoso.password, retries=0)
+        try:
+            raw.put_graph("https://pfocr.wikipathways.org/figures/scratch.html", new.quads, "t")
+        except StoreError:
+            pass
+    scratch = virtuoso.sparql("SELECT (COUNT(*) AS ?n) WHERE { GRAPH "
+                              "<https://pfocr.wikipathways.org/figures/scratch.html> "
+                              "{ ?s ?p ?o } }")
+    assert int(scratch[0]["n"]) < len(new.quads), scratch  # a prefix, or nothing
+    virtuoso.update("DROP SILENT GRAPH <https://pfocr.wikipathways.org/figures/scratch.html>")
+
+    # Through rdfexport: every PUT of the new version is cut; the old graph survives intact.
+    with FlakyProxy(virtuoso.base, methods={"PUT": "truncate"}) as proxy:
+        cut = open_store(endpoint=proxy.url(virtuoso.query_url), flavor="virtuoso",
+                         user=virtuoso.user, password=virtuoso.password, retries=1)
+        cut.backoff = 0.05
+        with pytest.raises(StoreError) as info:
+            cut.load([new])
+        cut.close()
+    assert new.iri in info.value.message
+    assert any(m == "PUT" for m, _, _ in proxy.log)
+    assert figure_quads(s) == expected_quads([old])
+    assert s.read_state() == {old.iri: (old.digest, 20)}
+    s.close()

@@ -123,8 +123,8 @@ class RemoteStore(BaseStore):
                 raise StoreError(
                     f"{_origin(url)} refused {what}: HTTP {response.status_code} "
                     f"{_short(response.text)}",
-                    fix="see the server's message above; check the URL, the query and the "
-                    "server log")
+                    fix="the server's own words are quoted; check the URL, the query or data "
+                    "sent, and the server log")
             return response
         raise AssertionError("unreachable")
 
