@@ -155,15 +155,23 @@ def test_planted_defect_is_found_with_figure_rule_and_line(tmp_path, validator, 
 
 def _graph_plant(validator, sample_graphs, figid, triples, removed=()):
     """A real figure's graph with triples added/removed: for defects the exporter never
-    produces from front matter (it drops or repairs them), which the shapes must still catch
-    in data from elsewhere."""
+    produces from front matter (it drops or repairs them) but the shapes must still catch in
+    RDF from elsewhere. Returns the findings by rule, and the figure's key lines."""
+    from rdfexport.validate import source_facts
+
     fg = next(g for g in sample_graphs if g.figure.figid == figid)
     data = validator.data_graph(fg)
     for t in removed:
         data.remove(t)
     for t in triples:
         data.add(t)
-    return {r.shape.rsplit("#", 1)[-1]: r for r in validator.raw(data)}
+    _, by_text = source_facts(fg)
+    found = {}
+    for r in validator.raw(data):
+        f = validator._finding(r, fg, by_text)
+        assert f.figid == figid and f.file == fg.figure.path
+        found[f.rule] = f
+    return found, fg.figure.lines
 
 
 NCBIGENE = "https://identifiers.org/ncbigene/"
@@ -175,42 +183,48 @@ DC = rdflib.Namespace("http://purl.org/dc/elements/1.1/")
 
 def test_hgnc_symbol_on_a_mouse_gene_is_a_violation(validator, sample_graphs):
     gene = URIRef(NCBIGENE + "2776")
-    found = _graph_plant(validator, sample_graphs, "PMC100003__mb2410470011",
-                         [(gene, SCHEMA.taxonomicRange, URIRef(OBO + "NCBITaxon_10090"))],
-                         [(gene, SCHEMA.taxonomicRange, URIRef(OBO + "NCBITaxon_9606"))])
-    r = found["HgncHumanTaxon"]
-    assert r.severity is Severity.VIOLATION and r.focus == gene
+    found, lines = _graph_plant(validator, sample_graphs, "PMC100003__mb2410470011",
+                                [(gene, SCHEMA.taxonomicRange, URIRef(OBO + "NCBITaxon_10090"))],
+                                [(gene, SCHEMA.taxonomicRange, URIRef(OBO + "NCBITaxon_9606"))])
+    f = found["HgncHumanTaxon"]
+    assert f.severity is Severity.VIOLATION and f.focus == str(gene)
+    assert f.line == lines["genes"]
 
 
 def test_gene_iri_without_digit_id_is_a_violation(validator, sample_graphs):
     gene = URIRef(NCBIGENE + "BMX")
-    found = _graph_plant(validator, sample_graphs, "PMC100003__mb2410470011",
-                         [(gene, rdflib.RDF.type, WP.GeneProduct)])
-    assert found["GeneShape"].focus == gene
+    found, lines = _graph_plant(validator, sample_graphs, "PMC100003__mb2410470011",
+                                [(gene, rdflib.RDF.type, WP.GeneProduct)])
+    assert found["GeneShape"].focus == str(gene)
+    assert found["GeneShape"].line == lines["genes"]
 
 
 def test_organism_outside_ncbitaxon_is_a_violation(validator, sample_graphs):
     fig = URIRef("https://pfocr.wikipathways.org/figures/PMC100003__mb2410470011.html")
-    found = _graph_plant(validator, sample_graphs, "PMC100003__mb2410470011",
-                         [(fig, WP.organism, URIRef("https://www.ncbi.nlm.nih.gov/taxonomy/9606"))])
+    found, lines = _graph_plant(
+        validator, sample_graphs, "PMC100003__mb2410470011",
+        [(fig, WP.organism, URIRef("https://www.ncbi.nlm.nih.gov/taxonomy/9606"))])
     assert found["FigureOrganism"].severity is Severity.VIOLATION
+    assert found["FigureOrganism"].line == lines["organisms"]
 
 
 def test_bad_doi_and_untagged_title_are_violations(validator, sample_graphs):
     article = URIRef("https://identifiers.org/pmc/PMC10031279")
     fig = URIRef("https://pfocr.wikipathways.org/figures/PMC10031279__gr8.html")
-    found = _graph_plant(validator, sample_graphs, "PMC10031279__gr8", [
+    found, lines = _graph_plant(validator, sample_graphs, "PMC10031279__gr8", [
         (article, rdflib.OWL.sameAs, URIRef("https://doi.org/doi:10.1016")),
         (fig, DC.title, Literal("A second, untagged title"))])
-    assert found["ArticleDoi"].value == URIRef("https://doi.org/doi:10.1016")
+    assert found["ArticleDoi"].value == "https://doi.org/doi:10.1016"
+    assert found["ArticleDoi"].line == lines["doi"]
     assert found["FigureTitle"].severity is Severity.VIOLATION
+    assert found["FigureTitle"].line == lines["figtitle"]
 
 
 def test_figure_typed_wp_pathway_is_a_violation(validator, sample_graphs):
     fig = URIRef("https://pfocr.wikipathways.org/figures/PMC10031279__gr8.html")
-    found = _graph_plant(validator, sample_graphs, "PMC10031279__gr8",
-                         [(fig, rdflib.RDF.type, WP.Pathway)])
-    assert "FigureNotPathway" in found
+    found, lines = _graph_plant(validator, sample_graphs, "PMC10031279__gr8",
+                                [(fig, rdflib.RDF.type, WP.Pathway)])
+    assert found["FigureNotPathway"].line == lines["figid"]
 
 
 # -- the unmodified sample ---------------------------------------------------------------------
