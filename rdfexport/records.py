@@ -6,6 +6,7 @@ the published ``schema-jsonld`` block are repaired here, and every repair is rec
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
@@ -338,6 +339,45 @@ def _check_no_contexts(value: Any, b: _Builder) -> None:
             _check_no_contexts(v, b)
 
 
+def _json_value(value: Any, where: str, b: _Builder) -> Any:
+    """The YAML value as JSON data: dates become text (reported), other YAML-only types refused."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise b.error(_top(where), f"{where} has the key {k!r}, which is not text",
+                              "quote the key: JSON-LD keys are strings")
+            if _is_na_text(v):
+                b.repair(_top(where), f"{where}: removed the NA marker {v!r} of {k!r}")
+                continue
+            out[k] = _json_value(v, where, b)
+        return out
+    if isinstance(value, list):
+        kept = [v for v in value if not _is_na_text(v)]
+        if len(kept) != len(value):
+            b.repair(_top(where), f"{where}: removed {len(value) - len(kept)} NA marker(s)")
+        return [_json_value(v, where, b) for v in kept]
+    if isinstance(value, (dt.datetime, dt.date)):
+        b.repair(_top(where), f"{where}: YAML read {value} as a date; kept as the text "
+                              f"{value.isoformat()!r}")
+        return value.isoformat()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        b.repair(_top(where), f"{where}: dropped {value!r}, not a JSON number")
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise b.error(_top(where), f"{where} holds a YAML {type(value).__name__}, which JSON-LD "
+                               "cannot represent", "write it as text")
+
+
+def _is_na_text(value: Any) -> bool:
+    return isinstance(value, str) and vocab.is_na(value)
+
+
+def _top(where: str) -> str:
+    return ".".join(where.split(".")[:2])
+
+
 def _repair_block(block: Any, iri: str, fields: dict[str, str], b: _Builder) -> dict[str, Any] | None:
     """The schema-jsonld block, repaired; None when the file has none."""
     key = "schema-jsonld"
@@ -357,6 +397,8 @@ def _repair_block(block: Any, iri: str, fields: dict[str, str], b: _Builder) -> 
             line=b.lines.get(f"{key}.@context"),
             fix="use '@context: https://schema.org/'; nothing is ever fetched")
     _check_no_contexts(block, b)
+    if isinstance(block.get("@id"), str) and vocab.is_na(block["@id"]):
+        del block["@id"]
     if "@id" not in block:
         block["@id"] = iri
         b.repair(f"{key}.@id", "no @id; minted from figid")
@@ -390,5 +432,5 @@ def _repair_block(block: Any, iri: str, fields: dict[str, str], b: _Builder) -> 
         if isinstance(v, str) and vocab.is_na(v) and not k.startswith("@"):
             del block[k]
             b.repair(f"{key}.{k}", f"removed NA marker {v!r}")
-    return block
-
+    # What is left: YAML-only values (dates, NaN, non-text keys) and NA markers deeper down.
+    return {k: _json_value(v, f"{key}.{k}", b) for k, v in block.items()}
