@@ -102,6 +102,24 @@ def test_query_example_same_csv_from_embedded_and_virtuoso(
         assert remote.stdout == local.stdout and remote.stdout.count("\n") > 5
 
 
+def test_virtuoso_anonymous_endpoint_with_a_user_writes_through_sparql_auth(
+        virtuoso) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    reset(virtuoso)
+    result = cli("load", SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md", "--endpoint",
+                 virtuoso.base + "/sparql", "--user", virtuoso.user, *FAST,
+                 env={"RDFEXPORT_PASSWORD": virtuoso.password})
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.stderr
+
+
+def test_virtuoso_anonymous_write_is_refused_with_a_fix(virtuoso) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    reset(virtuoso)
+    result = cli("load", SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md", "--endpoint",
+                 virtuoso.base + "/sparql", "--retries", "0", *FAST)
+    assert result.exit_code == 3
+    assert "--user" in result.stderr and "RDFEXPORT_PASSWORD" in result.stderr, result.stderr
+
+
 def test_wrong_password_exit_3_with_a_clear_message(virtuoso) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     secret = "wrong-secret-1234"
     result = cli("load", SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md", "--endpoint",

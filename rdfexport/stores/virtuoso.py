@@ -30,6 +30,13 @@ class VirtuosoStore(RemoteStore):
     atomic_put = False
     graph_content_type = "text/turtle"
 
+    def default_update_endpoint(self, endpoint: str) -> str:
+        """``/sparql`` is read-only for everyone: with a user, writes go to ``/sparql-auth``."""
+        parts = urlsplit(endpoint)
+        if self.user is not None and parts.path.rstrip("/") == "/sparql":
+            return urlunsplit((parts.scheme, parts.netloc, "/sparql-auth", "", ""))
+        return endpoint
+
     def default_graph_store(self, endpoint: str) -> str | None:
         parts = urlsplit(endpoint)
         path = "/sparql-graph-crud-auth" if self.user is not None or _is_auth(parts.path) \
