@@ -12,11 +12,12 @@ below. :func:`open_remote` asks the server who it is (the ``Server`` header) and
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
 from collections.abc import Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import pyoxigraph as ox
@@ -56,6 +57,9 @@ class RemoteStore(BaseStore):
                  backoff: float = 0.5, timeout: float = 120.0,
                  client: httpx.Client | None = None) -> None:
         _check_url(endpoint, "--endpoint")
+        if update_endpoint:
+            _check_url(update_endpoint, "--update-endpoint")
+        self._secrets = (password,) if password else ()
         self.endpoint = endpoint
         self.user = user
         self.update_endpoint = update_endpoint or self.default_update_endpoint(endpoint)
@@ -122,7 +126,7 @@ class RemoteStore(BaseStore):
             if response.status_code >= 400:
                 raise StoreError(
                     f"{_origin(url)} refused {what}: HTTP {response.status_code} "
-                    f"{_short(response.text)}",
+                    f"{_short(_redact(response.text, response, self._secrets))}",
                     fix="the server's own words are quoted; check the URL, the query or data "
                     "sent, and the server log")
             return response
@@ -325,6 +329,10 @@ def open_remote(endpoint: str, *, flavor: str = "auto", **kwargs: object) -> Rem
 
 def _check_url(url: str, option: str) -> None:
     parts = urlsplit(url)
+    if parts.password is not None:  # never echo this URL: it holds a password
+        raise UsageError(f"{option} has a password written into its URL",
+                         fix="give --user NAME and export RDFEXPORT_PASSWORD=...: passwords are "
+                         "read from the environment only")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"{option} {url!r} is not an http(s) URL",
                          fix=f"pass a full URL, e.g. {option} http://127.0.0.1:7878/query")
@@ -350,6 +358,26 @@ def _describe(err: Exception) -> str:
     if isinstance(err, httpx.TimeoutException):
         return f"timed out ({text})"
     return f"{type(err).__name__}: {text}"
+
+
+def _redact(text: str, response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+    """The server's text without the credentials the request carried (servers may quote it)."""
+    found = [s for s in secrets if s]
+    try:
+        auth = response.request.headers.get("Authorization", "")
+    except RuntimeError:  # a response built without a request
+        auth = ""
+    scheme, _, token = auth.partition(" ")
+    if token:
+        found.append(token)
+        if scheme.lower() == "basic":
+            try:
+                found.append(base64.b64decode(token).decode().partition(":")[2])
+            except ValueError:
+                pass
+    for secret in sorted({s for s in found if len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
+    return text
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -381,7 +409,8 @@ def _json(response: httpx.Response, endpoint: str) -> dict:  # type: ignore[type
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise StoreError(
             f"{endpoint} answered with something that is not SPARQL JSON results "
-            f"({response.headers.get('Content-Type', 'no content type')}): {_short(response.text)}",
+            f"({response.headers.get('Content-Type', 'no content type')}): "
+            f"{_short(_redact(response.text, response))}",
             fix="check that --endpoint is the SPARQL query service URL") from None
 
 
