@@ -121,7 +121,13 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[SourceFile | I
             seen.add(key)
             yield SourceFile(path, site)
 
+    walked: set[Path] = set()
+
     def walk(folder: Path) -> Iterator[SourceFile]:
+        real = folder.resolve()
+        if real in walked:  # a symlink back up the tree: each folder is read once
+            return
+        walked.add(real)
         if (folder / FIGURES_DIR).is_dir():
             site = _site(folder)
             for entry in sorted((folder / FIGURES_DIR).iterdir()):

@@ -237,3 +237,19 @@ def test_a_python_tag_is_never_executed(tmp_path):
         b"ndex: ''", f"ndex: !!python/object/apply:os.system ['touch {marker}']".encode()))
     assert isinstance(only(folder), errors.InputError)
     assert not marker.exists()
+
+
+def test_symlink_loops_are_walked_once(tmp_path):
+    """Regression: two symlinks back to the parent made discovery walk 2^40 paths (a hang).
+    In a child process with a timeout, so a regression fails instead of hanging the suite."""
+    folder = tmp_path / "loop" / "a"
+    folder.mkdir(parents=True)
+    (folder / "PMC10031279__gr8.md").write_bytes(BASE)
+    (folder / "up1").symlink_to("..")
+    (folder / "up2").symlink_to("..")
+    code = ("import sys; from rdfexport.sources import discover; "
+            "print(len(list(discover([sys.argv[1]]))))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "loop")], check=False,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1"]
