@@ -99,15 +99,32 @@ _FIGID_FORBIDDEN = re.compile(r"""[\s\x00-\x1f\x7f<>"'`{}|\\^/]""")
 def figid_problem(raw: Any, figid: str) -> str | None:
     """Why a figid cannot be used, or None."""
     if not isinstance(raw, str):
-        kind = {"int": "a number", "float": "a number", "bool": "true/false",
-                "date": "a date", "datetime": "a date"}.get(type(raw).__name__, "not text")
-        return f"is {kind}, not text (quote it)" if kind != "not text" else "is not text"
+        return f"is {kind_of(raw)}, not text (quote it)"
     bad = _FIGID_FORBIDDEN.search(figid)
     if bad:
         return f"contains {_describe(bad.group())}"
     if figid.startswith("."):
         return "starts with '.'"
     return None
+
+
+def kind_of(value: Any) -> str:
+    """What a YAML value is, in the words of someone editing the file (not Python's)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return "a date"
+    if isinstance(value, dict):
+        return "a mapping (key: value lines)"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if value is None:
+        return "empty"
+    return f"a YAML {type(value).__name__}"
 
 
 def _describe(ch: str) -> str:
@@ -187,7 +204,7 @@ def load_figure(source: SourceFile, limits: Limits = Limits()) -> Figure:
     for key in SCALAR_KEYS:
         value = data.get(key)
         if isinstance(value, (dict, list)):
-            raise b.error(key, f"{key} is a {type(value).__name__}, expected text",
+            raise b.error(key, f"{key} is {kind_of(value)}, expected text",
                           f"write '{key}: <text>'")
         text = clean_scalar(value)
         if text is not None:
@@ -207,7 +224,7 @@ def load_figure(source: SourceFile, limits: Limits = Limits()) -> Figure:
     for key, ner in (("organisms", False), ("organisms_ner", True)):
         value = data.get(key)
         if value is not None and not isinstance(value, (list, str)):
-            raise b.error(key, f"{key} is a {type(value).__name__}, expected a list of names",
+            raise b.error(key, f"{key} is {kind_of(value)}, expected a list of names",
                           f"write '{key}:' followed by '- <latin name>' lines")
         for name in clean_list(value):
             if any(o.name == name for o in organisms):
@@ -252,7 +269,7 @@ def _list_of_mappings(data: dict[str, Any], key: str, b: _Builder) -> list[dict[
     if value is None or value == [] or (isinstance(value, str) and vocab.is_na(value)):
         return []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise b.error(key, f"{key} must be a list of mappings, got {type(value).__name__}",
+        raise b.error(key, f"{key} must be a list of mappings, got {kind_of(value)}",
                       f"write '{key}:' followed by '- word: ...' entries, or '{key}: []'")
     return value
 
@@ -384,7 +401,7 @@ def _repair_block(block: Any, iri: str, fields: dict[str, str], b: _Builder) -> 
     if block is None:
         return None
     if not isinstance(block, dict):
-        raise b.error(key, f"schema-jsonld is a {type(block).__name__}, not a JSON-LD object",
+        raise b.error(key, f"schema-jsonld is {kind_of(block)}, not a JSON-LD object",
                       "write it as a mapping with '@context: https://schema.org/'")
     block = dict(block)
     context = block.pop("@context", None)

@@ -422,7 +422,8 @@ def read_front_matter(path: Path, limits: Limits = Limits()) -> FrontMatter:
     except RecursionError:
         raise LimitError("YAML nested too deeply", path=path) from None
     if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}"
+        kind = "empty" if data is None else "a list" if isinstance(data, list) else "text" \
+            if isinstance(data, str) else f"a {type(data).__name__}"
         raise InputError(f"front matter is {kind}, not a mapping of keys",
                          path=path, line=first, fix="write the metadata as 'key: value' lines")
     if _depth(data, limits.max_depth) > limits.max_depth:
