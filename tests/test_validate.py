@@ -370,3 +370,15 @@ def test_pyshacl_query_cache_is_scoped_to_validation_and_thread_safe(validator, 
         t.join()
     assert out == reference
     assert processor.SPARQLProcessor.query is before
+
+
+def test_validated_graph_is_the_exported_graph_plus_source_facts(validator, sample_graphs):
+    from rdflib.compare import isomorphic
+
+    from rdfexport.validate import source_facts
+
+    for fg in sample_graphs:
+        expected = fg.rdflib_graph()
+        for t in source_facts(fg)[0]:
+            expected.add(t)
+        assert isomorphic(validator.data_graph(fg), expected), fg.figure.figid
