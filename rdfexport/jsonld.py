@@ -75,15 +75,15 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
     F = fig.iri
     nodes: list[dict[str, Any]] = []
     pmcid = fig.pmcid
-    article = vocab.article_iri(pmcid) if pmcid else None
-    image = vocab.image_iri(pmcid, f("filename")) if pmcid and f("filename") else None
+    article = vocab.iri("article", pmcid=pmcid) if pmcid else None
+    image = vocab.iri("image", pmcid=pmcid, filename=f("filename")) if pmcid and f("filename") else None
     see_also = [vocab.figlink_iri(f("figlink"))] if f("figlink") else []
     see_also = [s for s in see_also if s]
 
     taxa: dict[str, dict[str, Any]] = {}
 
     def taxon(taxid: str, name: str | None = None) -> str:
-        T = vocab.taxon_iri(taxid)
+        T = vocab.iri("taxon", taxid=taxid)
         node = taxa.setdefault(T, {"id": T, "type": "Taxon", "taxid": taxid})
         if name:
             node["name"] = name
@@ -104,10 +104,10 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
         node["isAbout"].append(mention)
 
     for g in fig.genes:
-        G = vocab.gene_iri(g.gene_id)
+        G = vocab.iri("gene", id=g.gene_id)
         M = vocab.mention_iri(F, "gene", g.gene_id, g.word, g.match, g.source)
         T = taxon(g.taxid) if g.taxid else None
-        hgnc = vocab.hgnc_symbol_iri(g.symbol) if g.symbol and g.taxid == vocab.HUMAN_TAXID \
+        hgnc = vocab.iri("hgnc_symbol", symbol=g.symbol) if g.symbol and g.taxid == vocab.HUMAN_TAXID \
             else None
         entity(G, _drop_empty({
             "id": G, "type": ["GeneProduct", "DataNode", "Gene"], "label": g.symbol,
@@ -119,19 +119,19 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
             **{_COUNT_TERMS[k]: v for k, v in g.counts}}))
 
     for t in (*fig.chemicals, *fig.diseases):
-        C = vocab.mesh_iri(t.mesh)
+        C = vocab.iri("mesh", ui=t.mesh)
         M = vocab.mention_iri(F, "chem" if t.kind == "chemical" else "disease", t.mesh, t.word,
                               t.match, t.source)
         if t.kind == "chemical":
             base = {"id": C, "type": ["Metabolite", "DataNode", "ChemicalSubstance"],
-                    "bdbChEBI": vocab.chebi_iri(t.chebi) if t.chebi else None, "partOf": F}
+                    "bdbChEBI": vocab.iri("chebi", number=t.chebi) if t.chebi else None, "partOf": F}
             mtype = "ChemicalMention"
         else:
             base = {"id": C, "type": "MedicalCondition",
-                    "exactMatch": vocab.doid_iri(t.doid) if t.doid else None}
+                    "exactMatch": vocab.iri("doid", number=t.doid) if t.doid else None}
             mtype = "DiseaseMention"
         base.update({"label": t.name, "identifier": t.mesh, "source": "MeSH",
-                     "sameAs": vocab.mesh_nlm_iri(t.mesh)})
+                     "sameAs": vocab.iri("mesh_nlm", ui=t.mesh)})
         entity(C, _drop_empty(base), M)
         nodes.append(_drop_empty({"id": M, "type": mtype, "partOf": F, "ocrWord": t.word,
                                   "lexiconMatch": t.match, "lexiconSource": t.source}))
@@ -142,18 +142,18 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
         "title": f("figtitle"), "titleName": f("figtitle"), "description": f("caption"),
         "organism": [taxon(o.taxid, o.name) for o in organisms if o.taxid],
         "organismName": [o.name for o in organisms],
-        "nerOrganism": [vocab.taxon_iri(o.taxid) for o in organisms if o.taxid and o.ner_only],
+        "nerOrganism": [vocab.iri("taxon", taxid=o.taxid) for o in organisms if o.taxid and o.ner_only],
         "references": article, "isPartOf": article, "img": image, "image": image,
         "seeAlso": see_also, "position": f("number"), "genre": f("figtype"),
         "pathwayScore": _score(f("automl_pathway") or f("pathway_score")),
         "license": vocab.CC0, "creator": vocab.WIKIPATHWAYS_ORG, "mentions": mentions,
     }
     for wpid in fig.wpids:
-        W = vocab.wikipathways_iri(vocab.iri_segment(wpid))
+        W = vocab.iri("wikipathways", wpid=wpid)
         figure["seeAlso"] = [*figure["seeAlso"], W]
         nodes.append({"id": W, "wasDerivedFrom": F})
     for ndex in fig.ndex:
-        N = vocab.ndex_iri(vocab.iri_segment(ndex))
+        N = vocab.iri("ndex", uuid=ndex.lower())
         figure["seeAlso"] = [*figure["seeAlso"], N]
         nodes.append({"id": N, "wasDerivedFrom": F})
     nodes.append(_drop_empty(figure))
@@ -166,9 +166,9 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
         doi = vocab.clean_doi(f("doi")) if f("doi") else None
         nodes.append(_drop_empty({
             "id": article, "type": ["PublicationReference", "Article"], "identifier": pmcid,
-            "source": "PMC", "page": vocab.article_page(pmcid), "title": f("papertitle"),
+            "source": "PMC", "page": vocab.iri("article_page", pmcid=pmcid), "title": f("papertitle"),
             "titleName": f("papertitle"), "bibliographicCitation": f("reftext"),
-            "datePublished": _year(f("year")), "sameAs": vocab.doi_iri(doi) if doi else None,
+            "datePublished": _year(f("year")), "sameAs": vocab.iri("doi", doi=doi) if doi else None,
             "isPartOf": J, "publisher": P, "keywords": list(fig.article_keywords)}))
         if J:
             nodes.append(_drop_empty({"id": J, "type": "Periodical", "name": f("journal_title"),

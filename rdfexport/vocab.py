@@ -93,76 +93,52 @@ def iri_segment(text: str) -> str:
                    else quote(ch, safe=_SAFE_PATH) for ch in text)
 
 
+# Every IRI the export mints, as data: {name} parts are percent-encoded where IRIs need it.
+IRI_PATTERNS: dict[str, str] = {
+    "figure": FIGURE_BASE + "{figid}.html",
+    "article": "https://identifiers.org/pmc/{pmcid}",
+    "article_page": "https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/",
+    "image": "https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/bin/{filename}",
+    "figlink": "https://www.ncbi.nlm.nih.gov{path}",
+    "journal": SITE + "journals/{name}",
+    "publisher": SITE + "publishers/{slug}",
+    "taxon": "http://purl.obolibrary.org/obo/NCBITaxon_{taxid}",
+    "gene": "https://identifiers.org/ncbigene/{id}",
+    "hgnc_symbol": "https://identifiers.org/hgnc.symbol/{symbol}",
+    "mesh": "https://identifiers.org/mesh/{ui}",
+    "mesh_nlm": "http://id.nlm.nih.gov/mesh/{ui}",
+    "chebi": "https://identifiers.org/chebi/CHEBI:{number}",
+    "doid": "http://purl.obolibrary.org/obo/DOID_{number}",
+    "wikipathways": "https://identifiers.org/wikipathways/{wpid}",
+    "ndex": "https://www.ndexbio.org/viewer/networks/{uuid}",
+    "doi": "https://doi.org/{doi}",
+}
+_PATH_PARTS = frozenset({"path", "doi"})  # keep their '/' separators
+
+
+def iri(kind: str, **parts: str) -> str:
+    """Mint an IRI of KIND (a key of ``IRI_PATTERNS``) from its parts, encoded as IRIs need."""
+    encoded = {k: "/".join(iri_segment(p) for p in v.split("/")) if k in _PATH_PARTS
+               else iri_segment(v) for k, v in parts.items()}
+    return IRI_PATTERNS[kind].format(**encoded)
+
+
 def figure_iri(figid: str) -> str:
-    return f"{FIGURE_BASE}{iri_segment(figid)}.html"
-
-
-def article_iri(pmcid: str) -> str:
-    return f"https://identifiers.org/pmc/{pmcid}"
-
-
-def article_page(pmcid: str) -> str:
-    return f"https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/"
-
-
-def image_iri(pmcid: str, filename: str) -> str:
-    return f"https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/bin/{iri_segment(filename)}"
+    return iri("figure", figid=figid)
 
 
 def figlink_iri(figlink: str) -> str | None:
-    if not figlink.startswith("/"):
-        return None
-    return "https://www.ncbi.nlm.nih.gov" + quote(figlink, safe="/" + _SAFE_PATH)
+    """The PMC page of the figure; only a site-relative path (``/pmc/...``) is trusted."""
+    return iri("figlink", path=figlink) if figlink.startswith("/") else None
 
 
 def journal_iri(name: str) -> str:
-    return f"{SITE}journals/{iri_segment(name.strip().replace(' ', '_'))}"
+    return iri("journal", name=name.strip().replace(" ", "_"))
 
 
 def publisher_iri(name: str) -> str:
     """Publishers get an IRI, not a blank node: stable output and Virtuoso-safe loads."""
-    slug = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_") or "unnamed"
-    return f"{SITE}publishers/{slug}"
-
-
-def taxon_iri(taxid: str) -> str:
-    return f"http://purl.obolibrary.org/obo/NCBITaxon_{taxid}"
-
-
-def gene_iri(gene_id: str) -> str:
-    return f"https://identifiers.org/ncbigene/{gene_id}"
-
-
-def hgnc_symbol_iri(symbol: str) -> str:
-    return f"https://identifiers.org/hgnc.symbol/{iri_segment(symbol)}"
-
-
-def mesh_iri(ui: str) -> str:
-    return f"https://identifiers.org/mesh/{ui}"
-
-
-def mesh_nlm_iri(ui: str) -> str:
-    return f"http://id.nlm.nih.gov/mesh/{ui}"
-
-
-def chebi_iri(number: str) -> str:
-    return f"https://identifiers.org/chebi/CHEBI:{number}"
-
-
-def doid_iri(number: str) -> str:
-    return f"http://purl.obolibrary.org/obo/DOID_{number}"
-
-
-def wikipathways_iri(wpid: str) -> str:
-    return f"https://identifiers.org/wikipathways/{wpid}"
-
-
-def ndex_iri(uuid: str) -> str:
-    return f"https://www.ndexbio.org/viewer/networks/{uuid.lower()}"
-
-
-def doi_iri(doi: str) -> str:
-    return "https://doi.org/" + "/".join(iri_segment(part) for part in doi.split("/"))
+    return iri("publisher", slug=re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_") or "unnamed")
 
 
 def mention_iri(figure: str, kind: str, ident: str, word: str, match: str, source: str) -> str:
