@@ -171,6 +171,7 @@ class _Builder:
         self.figid = figid
         self.lines = lines
         self.repairs: list[Repair] = []
+        self.limits = Limits()
 
     def repair(self, key: str, message: str) -> None:
         self.repairs.append(Repair(self.path, self.figid, key, self.lines.get(key), message))
@@ -197,6 +198,7 @@ def load_figure(source: SourceFile, limits: Limits = Limits()) -> Figure:
                              "'PMC<digits>__<name>': no spaces, quotes, angle brackets, slashes "
                              "or control characters")
     b = _Builder(source, figid, fm.lines)
+    b.limits = limits
     for key, message in fm.repairs:
         b.repair(key, message)
 
@@ -290,7 +292,7 @@ def _gene_mentions(data: dict[str, Any], site: Site | None, figid: str, b: _Buil
         _add_gene(found, mention, b, "genes")
     table = site.table(figid, "genes") if site else None
     if table is not None:
-        for row in read_table(table):
+        for row in read_table(table, b.limits):
             taxid = _text(row, "organism_id")
             name = _text(row, "organism_name")
             if taxid.isdigit() and name:
@@ -322,7 +324,7 @@ def _term_mentions(data: dict[str, Any], site: Site | None, figid: str,
         rows: list[tuple[dict[str, Any], str]] = [(r, key) for r in _list_of_mappings(data, key, b)]
         table = site.table(figid, key) if site else None
         if table is not None:
-            rows.extend((r, str(table)) for r in read_table(table))
+            rows.extend((r, str(table)) for r in read_table(table, b.limits))
         for row, where in rows:
             ident = _text(row, "mesh") or _text(row, "identifier")
             ui = vocab.mesh_ui(ident)

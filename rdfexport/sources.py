@@ -437,12 +437,16 @@ def read_front_matter(path: Path, limits: Limits = Limits()) -> FrontMatter:
     return FrontMatter(data, lines, tuple(repairs))
 
 
-def read_table(path: Path) -> list[dict[str, str]]:
+def read_table(path: Path, limits: Limits = Limits()) -> list[dict[str, str]]:
     """A ``_data/*.tsv`` table as rows; CRLF line ends and a missing final newline are fine."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:  # never more than the file-size limit
+            raw = fh.read(limits.max_file_bytes + 1)
     except OSError as err:
         raise InputError(f"cannot read table: {err.strerror or err}", path=path) from None
+    if len(raw) > limits.max_file_bytes:
+        raise LimitError(f"table is over the limit of {limits.max_file_bytes:,} bytes",
+                         path=path, fix="raise it with --max-file-size if the table is genuine")
     try:
         text, _ = decode(raw, path, "a table")
     except InputError as err:
@@ -451,11 +455,16 @@ def read_table(path: Path) -> list[dict[str, str]]:
     reader = csv.DictReader(io.StringIO(text), delimiter="\t",
                             quoting=csv.QUOTE_NONE)
     rows = []
-    for row in reader:
-        if None in row:
-            raise InputError("row has more cells than the header", path=path,
-                             line=reader.line_num, fix="check the tabs on that line")
-        rows.append({k: (v or "").strip() for k, v in row.items() if k})
+    try:
+        for row in reader:
+            if None in row:
+                raise InputError("row has more cells than the header", path=path,
+                                 line=reader.line_num, fix="check the tabs on that line")
+            rows.append({k: (v or "").strip() for k, v in row.items() if k})
+    except csv.Error as err:  # e.g. a cell over csv's 128 KiB field limit
+        raise InputError(f"table: {err}", path=path, line=reader.line_num + 1,
+                         fix="a cell holds one OCR word or id; check the tabs and line ends "
+                             "there") from None
     return rows
 
 
