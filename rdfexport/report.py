@@ -172,7 +172,8 @@ def html_page(findings: Sequence[Finding], figures: int, fail_on: Severity) -> s
     rule_counts = Counter((f.severity, f.rule) for f in findings)
     rule_rows = "".join(
         f'<tr><td class="sev-{sev.label}">{sev.label}</td>'
-        f'<td><a href="#" onclick="return pickRule(\'{e(rule)}\')">{e(rule)}</a></td>'
+        f'<td><a href="#" data-rule="{e(rule)}" onclick="return pickRule(this.dataset.rule)">'
+        f'{e(rule)}</a></td>'
         f'<td>{n}</td></tr>'
         for (sev, rule), n in sorted(rule_counts.items(), key=lambda x: (-x[0][0], x[0][1])))
     rules = sorted({f.rule for f in findings})
