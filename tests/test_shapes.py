@@ -83,3 +83,9 @@ def test_patterns_use_no_lookaround_or_unicode_classes(shapes):
         text = str(pattern)
         re.compile(text)
         assert "(?" not in text and "\\p{" not in text, text
+
+
+def test_docs_list_every_rule(shapes):
+    doc = (ROOT / "docs" / "VALIDATION.md").read_text(encoding="utf-8")
+    rules = {str(s).rsplit("#", 1)[1] for s in shapes.subjects(SH.severity, None)}
+    assert {r for r in rules if f"| `{r}` |" not in doc} == set()
