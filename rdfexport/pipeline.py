@@ -367,22 +367,33 @@ def _site_key(root: Path | None) -> str | None:
     return h.hexdigest()
 
 
-def _unchanged(deps: tuple[tuple[str, int, int, str], ...]) -> bool:
-    """Stat first; when size or mtime moved, compare the content hash (a touch is no change)."""
-    for path, size, mtime_ns, digest in deps:
+def _unchanged(deps: tuple[tuple[str, int, int, str], ...]
+               ) -> tuple[tuple[str, int, int, str], ...] | None:
+    """The dependencies with fresh stat data if none changed, else None.
+
+    Stat first; when size or mtime moved, the content hash decides (a touch is no change)."""
+    fresh = []
+    for dep in deps:
+        path, size, mtime_ns, digest = dep
         try:
             st = os.stat(path)
         except OSError:
             if size == -1:
+                fresh.append(dep)
                 continue
-            return False
+            return None
         if size == -1:
-            return False
+            return None
         if st.st_size == size and st.st_mtime_ns == mtime_ns:
+            fresh.append(dep)
             continue
-        if st.st_size != size or _signature(Path(path))[3] != digest:
-            return False
-    return True
+        if st.st_size != size:
+            return None
+        now = _signature(Path(path))
+        if now[3] != digest:
+            return None
+        fresh.append(now)
+    return tuple(fresh)
 
 
 class _Cache:
@@ -438,7 +449,12 @@ class _Cache:
         entry = self.entries.get(str(source.path)) if self.incremental else None
         if entry is None or entry.site != self.site_key(source):
             return None
-        return entry if _unchanged(entry.deps) else None
+        deps = _unchanged(entry.deps)
+        if deps is None:
+            return None
+        if deps != entry.deps:
+            entry.deps = deps  # touched, same content: remember the new mtime
+        return entry
 
     def write_index(self, entries: dict[str, _Entry], packs: dict[int, tuple[int, int]]) -> None:
         tmp = self.folder / (INDEX_NAME + ".tmp")
