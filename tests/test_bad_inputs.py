@@ -261,3 +261,28 @@ def test_symlink_loops_are_walked_once(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["1"]
+
+
+@pytest.mark.parametrize("command", [["validate", "-o", "{tmp}/report.txt"],
+                                     ["load", "--store", "{tmp}/store", "--no-validate"]],
+                         ids=["validate", "load"])
+def test_validate_and_load_also_report_every_bad_file_and_go_on(command, tmp_path):
+    """The same collection through the other commands that read figure files."""
+    folders = [materialise(c, tmp_path / "gen") for c in case_ids("error")]
+    good = [FIGURES / "PMC100003__mb2410470011.md", FIGURES / "PMC10029719__cs3c00075_0011.md"]
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    result = CliRunner().invoke(main, [args[0], *map(str, folders), *map(str, good), *args[1:]])
+    assert result.exit_code == 2, result.output
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit), repr(result.exception)
+    for case, folder in zip(case_ids("error"), folders):
+        named = str(folder / case.get("table", case["file"]))
+        assert sum(named in line for line in result.stderr.splitlines()) == 1, case["case"]
+    if args[0] == "load":
+        store = ox.Store.read_only(str(tmp_path / "store"))
+        names = {g.value for g in store.named_graphs()}
+        assert {f"https://pfocr.wikipathways.org/figures/{p.stem}.html" for p in good} <= names
+    else:
+        report = (tmp_path / "report.txt").read_text()
+        assert all(p.stem in report for p in good), report[:500]  # the good ones were validated
+        assert "in 2 of 2 figures" in report, report[-300:]

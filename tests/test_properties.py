@@ -7,6 +7,8 @@ Two generators, each starting from real sample figures:
 - ``mutated``: the bytes of a real file with a few random edits (YAML punctuation, line breaks,
   tabs, NUL, invalid UTF-8...), so the parser's error paths are exercised too.
 
+A third test mutates the `_data` tables of real figures the same way.
+
 Each example is one library run over 4 to 10 such files (one batch, so a bad file must not
 spoil its neighbours, and each error must name its own file). Examples per test come from the
 hypothesis profile (tests/conftest.py): "ci" runs 300 per test, so at least 2,400 files in all;
@@ -182,3 +184,39 @@ def test_mutated_file_gives_rdf_or_one_clear_error(count, fmt, data, tmp_path_fa
         named.append((name, mutation(unique(name, RAW[name], i), data.draw)))
     folder, paths = write_files(tmp_path_factory.mktemp("mutated"), named)
     check_run(folder, paths, fmt, "mutated")
+
+
+TABLES = {name: sorted((FIGURES.parent / "_data").glob(f"{name[:-3]}-*.tsv")) for name in BASES}
+
+
+@FAST
+@given(count=FILES_PER_RUN, fmt=st.sampled_from(WRITTEN_FORMATS), data=st.data())
+def test_mutated_tables_give_rdf_or_one_clear_error(count, fmt, data, tmp_path_factory):
+    """The `_data/<figid>-*.tsv` tables mutated: the figure gives its graph, or one error (naming
+    the table or the figure) for that figure alone."""
+    tmp = tmp_path_factory.mktemp("tables")
+    named = []
+    for i in range(count):
+        name = data.draw(st.sampled_from([n for n in BASES if TABLES[n]]))
+        named.append((name, unique(name, RAW[name], i)))
+        for table in TABLES[name]:
+            raw = table.read_bytes()
+            if data.draw(st.booleans()):
+                raw = mutation(raw, data.draw)
+            (tmp / "_data").mkdir(exist_ok=True)
+            kind = table.name[len(name) - 3:]  # "-genes.tsv" ...
+            (tmp / "_data" / f"{name[:-3]}-{i}{kind}").write_bytes(raw)
+    _, paths = write_files(tmp, named)
+    items = list(build_graphs([tmp], OPTIONS))
+    assert len(items) == len(paths), items
+    for path, item in zip(sorted(paths), items):
+        if isinstance(item, InputError):
+            assert "\n" not in item.message
+            assert str(path) in item.message or "/_data/" in item.message, item.message
+            outcome = "error"
+        else:
+            assert item.figure.path == str(path)
+            list(ox.parse(item.nquads(), ox.RdfFormat.N_QUADS))
+            outcome = "graph"
+        key = f"tables:{outcome}"
+        conftest.PROPERTY_EXAMPLES[key] = conftest.PROPERTY_EXAMPLES.get(key, 0) + 1
