@@ -105,6 +105,16 @@ def test_interrupted_load_resumes_without_duplicates(
     assert store.load(graphs, void=void).skipped == 10
 
 
+def test_force_rewrites_a_graph_edited_behind_rdfexports_back(store) -> None:  # type: ignore[no-untyped-def]
+    graphs = [fake_graph(i) for i in range(3)]
+    store.load(graphs)
+    store.replace_graph(graphs[1].iri, graphs[1].quads[:3])  # an edit by other means
+    assert store.load(graphs).skipped == 3  # the digest cannot see it...
+    stats = store.load(graphs, force=True)  # ...--force rewrites everything
+    assert (stats.replaced, stats.skipped) == (3, 0)
+    assert figure_quads(store) == expected_quads(graphs)
+
+
 def test_state_graph_records_digest_and_size(store) -> None:  # type: ignore[no-untyped-def]
     g = fake_graph(1)
     store.load([g])

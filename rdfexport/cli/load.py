@@ -11,8 +11,14 @@ from pathlib import Path
 import click
 
 from rdfexport.cli import error, main, run, stderr_is_terminal
-from rdfexport.cli.convert import (Checked, export_options, input_options, scale_options, scaled,
-                                   validation_options)
+from rdfexport.cli.convert import (
+    Checked,
+    export_options,
+    input_options,
+    scale_options,
+    scaled,
+    validation_options,
+)
 from rdfexport.errors import ExitCode
 from rdfexport.stores import DEFAULT_STORE_DIR, BaseStore, LoadStats, open_store
 
@@ -71,9 +77,12 @@ def count_figure_files(paths: tuple[Path, ...]) -> int:
               help="Progress bar (default: when standard error is a terminal).")
 @click.option("-v", "--verbose", is_flag=True, help="List every repair made to the input.")
 @click.option("-q", "--quiet", is_flag=True, help="No closing summary line.")
+@click.option("--force", is_flag=True,
+              help="Rewrite every figure graph, even those whose digest is unchanged (for a "
+                   "store that was edited by other means).")
 def load(paths, engine, max_file_size, max_aliases, store_dir, endpoint, graph_store,
          update_endpoint, user, auth, server_type, retries, validate, fail_on, shapes, jobs, shard, incremental,
-         cache, progress, verbose, quiet):  # type: ignore[no-untyped-def]
+         cache, progress, verbose, quiet, force):  # type: ignore[no-untyped-def]
     """Export figure files, folders or site checkouts (PATH...) and load them into a store.
 
     One named graph per figure (its IRI). A figure whose content changed replaces exactly its
@@ -110,9 +119,10 @@ def load(paths, engine, max_file_size, max_aliases, store_dir, endpoint, graph_s
                 with click.progressbar(length=count_figure_files(paths), label="loading",
                                        file=click.get_text_stream("stderr"),
                                        show_pos=True) as bar:
-                    stats = store.load(checked, void=void, progress=_advance(bar))
+                    stats = store.load(checked, void=void, progress=_advance(bar),
+                                       force=force)
             else:
-                stats = store.load(checked, void=void)
+                stats = store.load(checked, void=void, force=force)
             target = store.target
         if not quiet:
             tail = ""

@@ -139,11 +139,12 @@ class BaseStore:
 
     # -- shared ------------------------------------------------------------------------------
     def load(self, graphs: Iterable[GraphLike], *, void: VoidBuilder | None = None,
-             progress: Progress | None = None) -> LoadStats:
+             progress: Progress | None = None, force: bool = False) -> LoadStats:
         """Load figure graphs; skip unchanged ones; rewrite the VoID graph if anything changed.
 
         ``void`` receives the statistics of the store after the load (figure graphs and triples
-        it holds) and returns the VoID quads (``rdfexport.vocab.VOID_GRAPH``).
+        it holds) and returns the VoID quads (``rdfexport.vocab.VOID_GRAPH``). ``force``
+        rewrites every graph whatever its digest (for a store edited by other means).
         """
         start = time.monotonic()
         state = self.read_state()
@@ -167,7 +168,7 @@ class BaseStore:
                 continue
             seen.add(fg.iri)
             old = state.get(fg.iri)
-            if old is not None and old[0] == fg.digest:
+            if old is not None and old[0] == fg.digest and not force:
                 stats.skipped += 1
             else:
                 batch.append((fg, old is not None))
