@@ -189,7 +189,7 @@ def test_mutated_file_gives_rdf_or_one_clear_error(count, fmt, data, tmp_path_fa
 TABLES = {name: sorted((FIGURES.parent / "_data").glob(f"{name[:-3]}-*.tsv")) for name in BASES}
 
 
-@FAST
+@settings(FAST, max_examples=max(10, settings().max_examples // 3))  # beyond the 2,400 files
 @given(count=FILES_PER_RUN, fmt=st.sampled_from(WRITTEN_FORMATS), data=st.data())
 def test_mutated_tables_give_rdf_or_one_clear_error(count, fmt, data, tmp_path_factory):
     """The `_data/<figid>-*.tsv` tables mutated: the figure gives its graph, or one error (naming
