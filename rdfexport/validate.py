@@ -291,17 +291,17 @@ class Validator:
     def _finding(self, r: RawResult, fg: FigureGraph, by_text: dict[str, Repair]) -> Finding:
         figure = fg.figure
         value = None if r.value is None else str(r.value)
+        path = str(r.path) if isinstance(r.path, URIRef) else None  # not a path expression
         message = self._messages.get(r.shape) or r.message or "does not conform"
         if r.shape == REPAIR_SHAPE and value in by_text:
             repair = by_text[value]
             return Finding(
-                Severity.INFO, figure.figid, figure.path, repair.line, str(r.focus),
-                str(r.path) if r.path else None, None,
+                Severity.INFO, figure.figid, figure.path, repair.line, str(r.focus), path, None,
                 f"repaired {repair.key}: {repair.message}; fix it in the source", str(r.shape),
                 str(r.component) if r.component else None, _nt(r.value) if r.value else None)
         return Finding(
-            r.severity, figure.figid, figure.path, self.line_of(r, fg), str(r.focus),
-            str(r.path) if r.path else None, value, message, str(r.shape),
+            r.severity, figure.figid, figure.path, self.line_of(r, fg), str(r.focus), path,
+            value, message, str(r.shape),
             str(r.component) if r.component else None,
             _nt(r.value) if r.value is not None else None)
 
