@@ -329,6 +329,10 @@ class FlakyProxy:
                 n = len(proxy.log) + 1
                 action = proxy.plan.get(n, proxy.methods.get(self.command, "pass"))
                 proxy.log.append((self.command, self.path, action))
+                if action == "hang":  # hold the request until the client goes away
+                    time.sleep(60)
+                    self.close_connection = True
+                    return
                 if action == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)

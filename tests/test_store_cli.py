@@ -189,3 +189,62 @@ def test_query_formats_from_a_file(tmp_path: Path) -> None:
             assert result.stdout_bytes.startswith(b"t\r\n")  # SPARQL 1.1 CSV: CRLF
     ask = cli("query", "--store", tmp_path / "s", "ASK { ?s ?p ?o }")
     assert ask.stdout == "yes\n"
+
+
+@pytest.mark.slow
+def test_killed_virtuoso_load_completes_on_rerun(virtuoso, site: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Kill `rdfexport load` half-way through replacing every figure on Virtuoso (between a
+    staging PUT and its MOVE); a rerun finishes the job: every graph the new version, once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from servers import FlakyProxy
+
+    from rdfexport.pipeline import build_graphs
+
+    reset(virtuoso)
+    env = {**os.environ, "RDFEXPORT_PASSWORD": virtuoso.password}
+    old = Path(shutil.copytree(site, site.parent / "old"))
+    for page in (old / "_figures").iterdir():
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text.replace("\nnumber: ", "\nnumber: OLD", 1), encoding="utf-8")
+    loaded = cli("load", old, "--endpoint", virtuoso.query_url, "--user", virtuoso.user,
+                 *FAST, env={"RDFEXPORT_PASSWORD": virtuoso.password})
+    assert loaded.exit_code == 0 and "130 added" in loaded.stderr
+
+    # request 1 probes, 2 reads the state, then 50 PUTs, a count and an update per batch:
+    # request 80 is a PUT in the second batch, after the first batch was moved into place.
+    with FlakyProxy(virtuoso.base, {80: "hang"}) as proxy:
+        cmd = [sys.executable, "-m", "rdfexport", "load", str(site), "--endpoint",
+               proxy.url(virtuoso.query_url), "--user", virtuoso.user, *FAST]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while len(proxy.log) < 80 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        assert proxy.log[79][0] == "PUT"
+    old_numbers = ('SELECT (COUNT(DISTINCT ?f) AS ?n) WHERE { ?f '
+                  '<http://schema.org/position> ?t FILTER(STRSTARTS(STR(?t), "OLD")) }')
+    assert 0 < int(virtuoso.sparql(old_numbers)[0]["n"]) < 130  # really half-way
+
+    again = cli("load", site, "--endpoint", virtuoso.query_url, "--user", virtuoso.user, *FAST,
+                env={"RDFEXPORT_PASSWORD": virtuoso.password})
+    assert again.exit_code == 0, again.output
+    assert "0 added" in again.stderr and "unchanged" in again.stderr
+    assert int(virtuoso.sparql(old_numbers)[0]["n"]) == 0
+    graphs = [g for g in build_graphs([site])]
+    sizes = {r["g"]: int(r["n"]) for r in virtuoso.sparql(
+        'SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } FILTER(STRSTARTS(STR(?g), '
+        '"https://pfocr.wikipathways.org/")) } GROUP BY ?g')}
+    state = sizes.pop("https://pfocr.wikipathways.org/rdfexport/load-state")
+    sizes.pop("https://pfocr.wikipathways.org/void")
+    assert sizes == {g.iri: len(g) for g in graphs}  # no staging graph left, no stale triple
+    assert state == 2 * len(graphs)
+    final = cli("load", site, "--endpoint", virtuoso.query_url, "--user", virtuoso.user, *FAST,
+                env={"RDFEXPORT_PASSWORD": virtuoso.password})
+    assert "0 added, 0 replaced, 130 unchanged" in final.stderr
