@@ -135,6 +135,12 @@ def test_user_without_password_variable_is_a_usage_error(virtuoso) -> None:  # t
     assert result.exit_code == 2 and "RDFEXPORT_PASSWORD" in result.stderr
 
 
+def test_credentials_in_the_url_are_refused_and_not_echoed() -> None:
+    result = cli("query", "--endpoint", "http://dba:s3cret-pw@127.0.0.1:1/sparql", "ASK {}")
+    assert result.exit_code == 2 and "RDFEXPORT_PASSWORD" in result.stderr
+    assert "s3cret-pw" not in result.output
+
+
 def test_server_down_exit_3_with_a_clear_message() -> None:
     url = f"http://127.0.0.1:{free_port()}/sparql"
     result = cli("load", SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md",
