@@ -382,3 +382,28 @@ def test_validated_graph_is_the_exported_graph_plus_source_facts(validator, samp
         for t in source_facts(fg)[0]:
             expected.add(t)
         assert isomorphic(validator.data_graph(fg), expected), fg.figure.figid
+
+
+def test_batch_gives_a_shared_gene_finding_only_to_the_figure_whose_triples_cause_it(
+        validator, sample_graphs):
+    """Gene 2776 is in two figures' graphs; a bad organism planted into one of them must be
+    reported for that figure only, as when each figure is validated alone."""
+    import dataclasses
+
+    import pyoxigraph as ox
+
+    gene = ox.NamedNode("https://identifiers.org/ncbigene/2776")
+    a = next(g for g in sample_graphs if g.figure.figid == "PMC100003__mb2410470011")
+    b = next(g for g in sample_graphs if g.figure.figid == "PMC1052008__JCI0524178.f1")
+    assert any(q.subject == gene for q in b.quads)
+    bad = ox.Quad(gene, ox.NamedNode("http://schema.org/taxonomicRange"),
+                  ox.NamedNode("https://example.org/taxon/human"), ox.NamedNode(a.iri))
+    a_bad = dataclasses.replace(a, data=a.nquads() + ox.serialize(
+        [bad], format=ox.RdfFormat.N_QUADS))
+    for engine in ("pyshacl", "shacl-rust"):
+        v = validator if engine == "pyshacl" else Validator(engine=engine)
+        alone = [v.validate(a_bad), v.validate(b)]
+        assert v.validate_batch([a_bad, b]) == alone
+        assert {f.rule for f in alone[0] if f.severity is Severity.VIOLATION} == {
+            "GeneTaxon", "HgncHumanTaxon"}
+        assert not [f for f in alone[1] if f.severity is Severity.VIOLATION]
