@@ -37,7 +37,7 @@ def validate(paths, engine, max_file_size, max_aliases, fmt, output, fail_on, sh
 
     def action() -> int:
         from rdfexport import report
-        from rdfexport.validate import Severity, Validator, summary_line, validate_paths
+        from rdfexport.validate import Severity, Validator, reaches, summary_line, validate_paths
 
         threshold = Severity.parse(fail_on)
         validator = Validator(shapes, engine=shacl_engine)
@@ -57,6 +57,6 @@ def validate(paths, engine, max_file_size, max_aliases, fmt, output, fail_on, sh
         error(summary_line(outcome.findings, outcome.figures))
         if outcome.errors:
             return ExitCode.BAD_INPUT
-        return ExitCode.FINDINGS if report.reaches(outcome.findings, threshold) else ExitCode.OK
+        return ExitCode.FINDINGS if reaches(outcome.findings, threshold) else ExitCode.OK
 
     run(action)
