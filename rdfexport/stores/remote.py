@@ -66,6 +66,8 @@ class RemoteStore(BaseStore):
         self.graph_store = graph_store or self.default_graph_store(endpoint)
         if graph_store:
             _check_url(graph_store, "--graph-store")
+        if update_endpoint:
+            _check_url(update_endpoint, "--update-endpoint")
         self.retries = max(0, retries)
         self.backoff = backoff
         self.target = f"SPARQL endpoint {endpoint}"
