@@ -57,8 +57,6 @@ class RemoteStore(BaseStore):
                  backoff: float = 0.5, timeout: float = 120.0,
                  client: httpx.Client | None = None) -> None:
         _check_url(endpoint, "--endpoint")
-        if update_endpoint:
-            _check_url(update_endpoint, "--update-endpoint")
         self._secrets = (password,) if password else ()
         self.endpoint = endpoint
         self.user = user
