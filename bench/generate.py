@@ -151,7 +151,7 @@ class Generator:
         if rng.random() >= self.gene_rate:
             return 0
         base = rng.choice(self.s.gene_counts) * self.scale * rng.uniform(0.6, 1.4)
-        return max(1, int(round(base)))
+        return max(1, round(base))
 
     def figure(self, i: int) -> tuple[str, str, dict[str, str], int]:
         """(figid, figure file text, {table kind: TSV text}, number of gene rows)."""
@@ -164,7 +164,7 @@ class Generator:
         article = 9_000_000 + i // 3
         figno = i % 3 + 1 + rng.randrange(0, 6)
         pmcid = f"PMC{article}"
-        stem, dot, ext = str(fm.get("filename") or f"{old_figid}.jpg").rpartition(".")
+        stem, _dot, ext = str(fm.get("filename") or f"{old_figid}.jpg").rpartition(".")
         stem = (stem or ext).split("__")[-1]
         stem = f"{stem}-b{i}"
         figid = f"{pmcid}__{stem}"

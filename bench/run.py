@@ -133,12 +133,12 @@ def rdfexport(*args: str) -> list[str]:
 def machine() -> dict:
     cpu = "unknown"
     try:
-        for line in open("/proc/cpuinfo"):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        mem = next(int(line.split()[1]) for line in open("/proc/meminfo")
-                   if line.startswith("MemTotal"))
+        mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text()
+                   .splitlines() if line.startswith("MemTotal"))
     except (OSError, StopIteration):
         mem = 0
     versions = {}
@@ -223,12 +223,12 @@ def render(results: dict, path: Path) -> None:
         "before it (other jobs shared this machine, so wall times carry that noise; CPU ms per",
         "figure is the steadier figure).",
         "",
-        f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('ram_gb')} GB RAM; "
+        (f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('ram_gb')} GB RAM; "
         f"Python {m.get('python')}; pyoxigraph {m.get('pyoxigraph')}, rdflib {m.get('rdflib')}, "
-        f"pyld {m.get('pyld')}, pySHACL {m.get('pyshacl')}; {m.get('os')}.",
+        f"pyld {m.get('pyld')}, pySHACL {m.get('pyshacl')}; {m.get('os')}."),
         "",
-        "| step | figures | wall s | CPU s | figures/s | triples/s | CPU ms/figure | peak RSS, "
-        "tree (MB) | largest process (MB) | exit | load before | when |",
+        ("| step | figures | wall s | CPU s | figures/s | triples/s | CPU ms/figure | peak RSS, "
+        "tree (MB) | largest process (MB) | exit | load before | when |"),
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for step, r in results.items():

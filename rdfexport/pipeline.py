@@ -85,7 +85,12 @@ def shard_of(path: Path, n: int) -> int:
 
 
 def part_of(path: Path) -> int:
+    """The pack (``part-NNN.nq``) of a figure file in a cache: a hash of its file name."""
     return _name_hash(path) % PARTS
+
+
+def _part_of_name(path: str) -> int:
+    return zlib.crc32(os.path.basename(path).encode("utf-8")) % PARTS
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -119,9 +124,7 @@ def read_figures(paths: Iterable[str | os.PathLike[str]],
 def _sources(paths: Iterable[str | os.PathLike[str]],
              options: ExportOptions) -> Iterator[SourceFile | InputError]:
     for item in discover(paths):
-        if options.shard is None or isinstance(item, InputError):
-            yield item
-        elif shard_of(item.path, options.shard[1]) == options.shard[0]:
+        if options.shard is None or isinstance(item, InputError) or shard_of(item.path, options.shard[1]) == options.shard[0]:
             yield item
 
 
@@ -253,9 +256,15 @@ class _Pool:
 
 
 def _built_in_order(batches: Iterable[list[SourceFile]], options: ExportOptions,
-                    jobs: int) -> Iterator[list[_Built]]:
+                    jobs: int, pool: _Pool | None = None) -> Iterator[list[_Built]]:
     """Results of every batch in submission order, with at most ``2 * jobs`` in flight."""
-    runner: _InProcess | _Pool = _InProcess(options) if jobs <= 1 else _Pool(options, jobs)
+    runner: _InProcess | _Pool
+    if jobs <= 1:
+        if pool is not None:
+            pool.close()
+        runner = _InProcess(options)
+    else:
+        runner = pool or _Pool(options, jobs)
     pending: deque[Any] = deque()
     try:
         for batch in batches:
@@ -415,7 +424,7 @@ class _Cache:
     def _read(self) -> None:
         try:
             with open(self.folder / INDEX_NAME, "rb") as fh:
-                index = pickle.load(fh)  # noqa: S301 - our own file in our own cache folder
+                index = pickle.load(fh)
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
             return
         if not isinstance(index, dict) or index.get("parts") != PARTS:
@@ -439,15 +448,15 @@ class _Cache:
         self.packs = {p: packs[p] for p in valid}
         self.entries = {k: e for k, e in index["entries"].items() if e.part in valid}
 
-    def site_key(self, source: SourceFile) -> str | None:
-        root = str(source.site.root) if source.site is not None else None
+    def site_key(self, site: Any) -> str | None:
+        root = str(site.root) if site is not None else None
         if root not in self.sites:
-            self.sites[root] = _site_key(source.site.root if source.site else None)
+            self.sites[root] = _site_key(site.root if site is not None else None)
         return self.sites[root]
 
-    def lookup(self, source: SourceFile) -> _Entry | None:
-        entry = self.entries.get(str(source.path)) if self.incremental else None
-        if entry is None or entry.site != self.site_key(source):
+    def lookup(self, path: str, site: Any) -> _Entry | None:
+        entry = self.entries.get(path) if self.incremental else None
+        if entry is None or entry.site != self.site_key(site):
             return None
         deps = _unchanged(entry.deps)
         if deps is None:
@@ -480,7 +489,8 @@ class _PackWriter:
             return
         fh = self.files.get(part)
         if fh is None:
-            fh = self.files[part] = open(self.cache.pack(part).with_suffix(".nq.new"), "wb")
+            fh = self.files[part] = open(  # noqa: SIM115 - open until commit() or abort()
+                self.cache.pack(part).with_suffix(".nq.new"), "wb")
             self.sizes[part] = 0
         entry.offset = self.sizes[part]
         entry.length = len(data)
@@ -558,6 +568,44 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+class _SourceList:
+    """The figure files of a run, compactly (a str and a shared Site each), in order."""
+
+    def __init__(self, items: Iterable[SourceFile | InputError]) -> None:
+        self._paths: list[str] = []
+        self._sites: list[Any] = []
+        self._errors: dict[int, InputError] = {}
+        for item in items:
+            if isinstance(item, InputError):
+                self._errors[len(self._paths)] = item
+                self._paths.append("")
+                self._sites.append(None)
+            else:
+                self._paths.append(str(item.path))
+                self._sites.append(item.site)
+        self.files = len(self._paths) - len(self._errors)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def path(self, i: int) -> str:
+        return self._paths[i]
+
+    def site(self, i: int) -> Any:
+        return self._sites[i]
+
+    def is_file(self, i: int) -> bool:
+        return i not in self._errors
+
+    def __getitem__(self, i: int) -> SourceFile | InputError:
+        if i in self._errors:
+            return self._errors[i]
+        return SourceFile(Path(self._paths[i]), self._sites[i])
+
+    def __iter__(self) -> Iterator[SourceFile | InputError]:
+        return (self[i] for i in range(len(self._paths)))
+
+
 def build_graphs(paths: Iterable[str | os.PathLike[str]],
                  options: ExportOptions = ExportOptions(),
                  stats: ExportStats | None = None,
@@ -570,33 +618,40 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
     """
     stats = stats if stats is not None else ExportStats()
     jobs = max(1, options.jobs or os.cpu_count() or 1)
-    sources = list(_sources(paths, options))
-    progress = Progress(sum(1 for s in sources if isinstance(s, SourceFile)), options.progress)
+    # Workers are forked first, while this process is small: they do not inherit (and count
+    # again in RSS) the file list below, so memory does not grow with the corpus in them.
+    pool = _Pool(options, jobs) if jobs > 1 else None
+    try:
+        sources = _SourceList(_sources(paths, options))
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
+    progress = Progress(sources.files, options.progress)
     cache = _Cache(options.cache, options) if options.cache is not None else None
 
     hits: dict[int, _Entry] = {}
     if cache is not None:
-        for i, s in enumerate(sources):
-            if isinstance(s, SourceFile):
-                entry = cache.lookup(s)
-                if entry is not None:
-                    hits[i] = entry
-        current = {str(s.path) for s in sources if isinstance(s, SourceFile)}
-        dirty = {part_of(s.path) for i, s in enumerate(sources)
-                 if isinstance(s, SourceFile) and i not in hits}
+        files = [i for i in range(len(sources)) if sources.is_file(i)]
+        for i in files:
+            entry = cache.lookup(sources.path(i), sources.site(i))
+            if entry is not None:
+                hits[i] = entry
+        current = {sources.path(i) for i in files}
+        dirty = {_part_of_name(sources.path(i)) for i in files if i not in hits}
         dirty |= {e.part for p, e in cache.entries.items() if p not in current}
         dirty |= cache.stale_parts
-        dirty |= {part_of(s.path) for i, s in enumerate(sources)
-                  if isinstance(s, SourceFile) and i in hits and hits[i].part not in cache.packs}
+        dirty |= {hits[i].part for i in hits if hits[i].part not in cache.packs}
         packs = _PackWriter(cache, dirty)
         new_entries: dict[str, _Entry] = {}
 
-    todo = [(i, s) for i, s in enumerate(sources) if isinstance(s, SourceFile) and i not in hits]
-    results = _built_in_order(_batches((s for _, s in todo), options.batch_size), options,
-                              jobs if len(todo) > options.batch_size else 1) \
-        if todo else iter(())
+    todo = sources.files - len(hits)
+    results = _built_in_order(
+        _batches((s for i, s in enumerate(sources) if isinstance(s, SourceFile) and i not in hits),
+                 options.batch_size),
+        options, jobs if todo > options.batch_size else 1, pool)
     flat = (b for batch in results for b in batch)
-    seen: dict[str, str] = {}
+    seen: dict[str, int] = {}
     newest = 0.0
     complete = False
     try:
@@ -628,15 +683,15 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
             figid = item.figure.figid
             if figid in seen:
                 stats.failed += 1
-                yield _duplicate(figid, item.figure.path, seen[figid],
+                yield _duplicate(figid, item.figure.path, sources.path(seen[figid]),
                                  item.figure.lines.get("figid"))
                 continue
-            seen[figid] = item.figure.path
+            seen[figid] = i
             if cache is not None:
                 if entry is None:
                     entry = _Entry(figid, item.iri, item.digest, len(item),
                                    tuple(item.figure.repairs), fnd, b.deps,
-                                   cache.site_key(source), mtime, part_of(source.path))
+                                   cache.site_key(source.site), mtime, part_of(source.path))
                     packs.add(str(source.path), entry, item.data)
                 elif entry.part in packs.dirty and cache.with_data:
                     entry = replace(entry)
@@ -649,6 +704,9 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
         complete = True
     finally:
         progress.close()
+        results.close()
+        if pool is not None:
+            pool.close()
         if cache is not None:
             if complete:
                 packs.commit(new_entries)

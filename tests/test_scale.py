@@ -105,8 +105,8 @@ def test_shards_concatenate_to_the_whole(site: Path, tmp_path: Path) -> None:
         out = tmp_path / f"shard{k}.nq"
         _convert(str(site), "-o", str(out), "--shard", f"{k}/3", "--jobs", "1")
         parts.append(out.read_bytes())
-    figures = [set(line.rsplit(b" <", 1)[1] for line in p.splitlines() if VOID_SUFFIX[:-1]
-                   not in line) for p in parts]
+    figures = [{line.rsplit(b" <", 1)[1] for line in p.splitlines() if VOID_SUFFIX[:-1]
+                   not in line} for p in parts]
     assert all(figures)  # every shard has figures
     assert not (figures[0] & figures[1]) and not (figures[1] & figures[2])  # disjoint
     assert _lines(b"".join(parts)) == _lines(whole.read_bytes())
@@ -176,7 +176,7 @@ def test_incremental_rebuilds_only_what_changed(tmp_path: Path, monkeypatch) -> 
 
     # A _data table edited: its figure is rebuilt.
     counter.paths.clear()
-    table = sorted((site / "_data").glob("*-genes.tsv"))[0]
+    table = min((site / "_data").glob("*-genes.tsv"))
     rows = table.read_bytes().splitlines()
     table.write_bytes(b"\n".join([*rows, rows[-1].replace(b"\t", b"x\t", 1)]) + b"\n")
     _export(site, cache)
@@ -191,7 +191,7 @@ def test_incremental_rebuilds_only_what_changed(tmp_path: Path, monkeypatch) -> 
 
     # An organism page changed: every figure of the site is rebuilt.
     counter.paths.clear()
-    page = sorted((site / "_organisms").iterdir())[0]
+    page = min((site / "_organisms").iterdir())
     page.write_text(page.read_text() + "\n", encoding="utf-8")
     _export(site, cache)
     assert len(counter.paths) == len(list((site / "_figures").iterdir()))
