@@ -160,7 +160,7 @@ class _Built:
     source: SourceFile
     item: FigureGraph | InputError
     findings: list[Any] | None = None
-    deps: tuple[tuple[str, int, int, str], ...] = ()  # (path, size, mtime_ns, sha1) or absent
+    deps: tuple[tuple[str, int, int, int], ...] = ()  # (path, size, mtime_ns, hash); size -1: absent
     mtime: float = 0.0
 
 
@@ -176,16 +176,17 @@ def _worker_init(options: ExportOptions) -> None:
         _WORKER["validator"] = Validator(options.shapes, options.shacl_engine or DEFAULT_ENGINE)
 
 
-def _signature(path: Path, with_hash: bool = True) -> tuple[str, int, int, str]:
+def _signature(path: Path) -> tuple[str, int, int, int]:
+    """(path, size, mtime_ns, 64-bit BLAKE2b of the content); size -1 when the file is absent."""
     try:
         st = path.stat()
     except OSError:
-        return (str(path), -1, 0, "")
-    digest = hashlib.sha1(path.read_bytes()).hexdigest() if with_hash else ""
+        return (str(path), -1, 0, 0)
+    digest = int.from_bytes(hashlib.blake2b(path.read_bytes(), digest_size=8).digest(), "big")
     return (str(path), st.st_size, st.st_mtime_ns, digest)
 
 
-def _deps_of(source: SourceFile, figid: str | None) -> tuple[tuple[str, int, int, str], ...]:
+def _deps_of(source: SourceFile, figid: str | None) -> tuple[tuple[str, int, int, int], ...]:
     deps = [_signature(source.path)]
     if source.site is not None:
         stem = figid or source.path.stem
@@ -288,7 +289,7 @@ class _Entry:
     triples: int
     repairs: tuple[Any, ...]
     findings: list[Any] | None
-    deps: tuple[tuple[str, int, int, str], ...]
+    deps: tuple[tuple[str, int, int, int], ...]
     site: str | None
     mtime: float
     part: int = 0
@@ -376,22 +377,25 @@ def _site_key(root: Path | None) -> str | None:
     return h.hexdigest()
 
 
-def _unchanged(deps: tuple[tuple[str, int, int, str], ...]
-               ) -> tuple[tuple[str, int, int, str], ...] | None:
+def _unchanged(deps: tuple[tuple[str, int, int, int], ...], listing: Any
+               ) -> tuple[tuple[str, int, int, int], ...] | None:
     """The dependencies with fresh stat data if none changed, else None.
 
-    Stat first; when size or mtime moved, the content hash decides (a touch is no change)."""
+    An absent table is checked against ``listing(folder)`` (names in the folder, read once),
+    not with a stat. Stat first; when size or mtime moved, the content hash decides (a touch is
+    no change)."""
     fresh = []
     for dep in deps:
         path, size, mtime_ns, digest = dep
+        folder, name = os.path.split(path)
+        if size == -1:
+            if name in listing(folder):
+                return None
+            fresh.append(dep)
+            continue
         try:
             st = os.stat(path)
         except OSError:
-            if size == -1:
-                fresh.append(dep)
-                continue
-            return None
-        if size == -1:
             return None
         if st.st_size == size and st.st_mtime_ns == mtime_ns:
             fresh.append(dep)
@@ -405,29 +409,48 @@ def _unchanged(deps: tuple[tuple[str, int, int, str], ...]
     return tuple(fresh)
 
 
+_INT64 = "q"
+
+
 class _Cache:
+    """The index of a cache folder, stored by columns (fast to load and save at 100k figures)."""
+
     def __init__(self, folder: Path, options: ExportOptions) -> None:
         self.folder = folder
         self.key = _options_key(options)
-        self.entries: dict[str, _Entry] = {}
+        self.rows: dict[str, int] = {}  # figure path -> row of the stored columns
+        self.cols: dict[str, Any] = {}
         self.packs: dict[int, tuple[int, int]] = {}
         self.stale_parts: set[int] = set()
         self.incremental = options.incremental
         self.with_data = options.cache_data
+        self.sites: dict[str | None, str | None] = {}
+        self._listings: dict[str, frozenset[str]] = {}
         folder.mkdir(parents=True, exist_ok=True)
         self._read()
-        self.sites: dict[str, str | None] = {}
 
     def pack(self, part: int) -> Path:
         return self.folder / f"part-{part:03d}.nq"
+
+    def listing(self, folder: str) -> frozenset[str]:
+        names = self._listings.get(folder)
+        if names is None:
+            try:
+                names = frozenset(os.listdir(folder))
+            except OSError:
+                names = frozenset()
+            self._listings[folder] = names
+        return names
 
     def _read(self) -> None:
         try:
             with open(self.folder / INDEX_NAME, "rb") as fh:
                 index = pickle.load(fh)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError,
+                ValueError, KeyError, TypeError):
             return
-        if not isinstance(index, dict) or index.get("parts") != PARTS:
+        if not isinstance(index, dict) or index.get("parts") != PARTS \
+                or index.get("format") != 2:
             return
         packs = index["packs"]
         if index.get("key") != self.key or index.get("with_data") != self.with_data:
@@ -446,7 +469,30 @@ class _Cache:
             if st.st_size == size and st.st_mtime_ns == mtime_ns:
                 valid.add(part)
         self.packs = {p: packs[p] for p in valid}
-        self.entries = {k: e for k, e in index["entries"].items() if e.part in valid}
+        self.stale_parts = set(packs) - valid
+        cols = index["cols"]
+        parts = cols["part"]
+        self.cols = cols
+        self.rows = {path: i for i, path in enumerate(cols["path"]) if parts[i] in valid}
+
+    def entry(self, row: int) -> _Entry:
+        c = self.cols
+        ndeps = c["ndeps"][row]
+        start = c["dep_start"][row]
+        folder = c["data_dirs"][c["site"][row]]
+        figid = c["figid"][row]
+        names = [c["path"][row]] + [os.path.join(folder or "", f"{figid}-{kind}.tsv")
+                                    for kind in TABLE_KINDS]
+        deps = tuple((names[k], c["dep_size"][start + k], c["dep_mtime"][start + k],
+                      c["dep_hash"][start + k]) for k in range(ndeps))
+        return _Entry(figid, c["iri"][row], c["digest"][row], c["triples"][row],
+                      c["repairs"].get(row, ()), c["findings"].get(row), deps,
+                      c["site_keys"][c["site"][row]], c["mtime"][row], c["part"][row],
+                      c["offset"][row], c["length"][row])
+
+    def removed_parts(self, current: set[str]) -> set[int]:
+        parts = self.cols.get("part")
+        return {parts[i] for p, i in self.rows.items() if p not in current}
 
     def site_key(self, site: Any) -> str | None:
         root = str(site.root) if site is not None else None
@@ -455,21 +501,62 @@ class _Cache:
         return self.sites[root]
 
     def lookup(self, path: str, site: Any) -> _Entry | None:
-        entry = self.entries.get(path) if self.incremental else None
-        if entry is None or entry.site != self.site_key(site):
+        row = self.rows.get(path) if self.incremental else None
+        if row is None:
             return None
-        deps = _unchanged(entry.deps)
+        entry = self.entry(row)
+        if entry.site != self.site_key(site):
+            return None
+        deps = _unchanged(entry.deps, self.listing)
         if deps is None:
             return None
-        if deps != entry.deps:
-            entry.deps = deps  # touched, same content: remember the new mtime
+        entry.deps = deps  # a touched file with the same content: its new mtime
         return entry
 
     def write_index(self, entries: dict[str, _Entry], packs: dict[int, tuple[int, int]]) -> None:
+        from array import array
+
+        data_dirs: list[str | None] = []
+        site_keys: list[str | None] = []
+        site_ids: dict[tuple[str | None, str | None], int] = {}
+        cols: dict[str, Any] = {
+            "path": [], "figid": [], "iri": [], "digest": [], "repairs": {}, "findings": {},
+            "triples": array(_INT64), "mtime": array("d"), "part": array(_INT64),
+            "offset": array(_INT64), "length": array(_INT64), "site": array(_INT64),
+            "ndeps": array(_INT64), "dep_start": array(_INT64), "dep_size": array(_INT64),
+            "dep_mtime": array(_INT64), "dep_hash": array("Q"),
+            "data_dirs": data_dirs, "site_keys": site_keys,
+        }
+        for row, (path, e) in enumerate(entries.items()):
+            folder = os.path.dirname(e.deps[1][0]) if len(e.deps) > 1 else None
+            sid = site_ids.setdefault((folder, e.site), len(site_ids))
+            if sid == len(data_dirs):
+                data_dirs.append(folder)
+                site_keys.append(e.site)
+            cols["path"].append(path)
+            cols["figid"].append(e.figid)
+            cols["iri"].append(e.iri)
+            cols["digest"].append(e.digest)
+            if e.repairs:
+                cols["repairs"][row] = tuple(e.repairs)
+            if e.findings:
+                cols["findings"][row] = e.findings
+            cols["triples"].append(e.triples)
+            cols["mtime"].append(e.mtime)
+            cols["part"].append(e.part)
+            cols["offset"].append(e.offset)
+            cols["length"].append(e.length)
+            cols["site"].append(sid)
+            cols["ndeps"].append(len(e.deps))
+            cols["dep_start"].append(len(cols["dep_size"]))
+            for _, size, mtime_ns, digest in e.deps:
+                cols["dep_size"].append(size)
+                cols["dep_mtime"].append(mtime_ns)
+                cols["dep_hash"].append(digest)
         tmp = self.folder / (INDEX_NAME + ".tmp")
         with open(tmp, "wb") as fh:
-            pickle.dump({"key": self.key, "parts": PARTS, "packs": packs, "entries": entries,
-                         "with_data": self.with_data},
+            pickle.dump({"format": 2, "key": self.key, "parts": PARTS, "packs": packs,
+                         "with_data": self.with_data, "cols": cols},
                         fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, self.folder / INDEX_NAME)
 
@@ -639,7 +726,7 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
                 hits[i] = entry
         current = {sources.path(i) for i in files}
         dirty = {_part_of_name(sources.path(i)) for i in files if i not in hits}
-        dirty |= {e.part for p, e in cache.entries.items() if p not in current}
+        dirty |= cache.removed_parts(current)
         dirty |= cache.stale_parts
         dirty |= {hits[i].part for i in hits if hits[i].part not in cache.packs}
         packs = _PackWriter(cache, dirty)
