@@ -41,7 +41,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str, timeout: float, log: Pa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited during start-up ({proc.args}):\n{_tail(log)}")
+            raise PortTaken(f"server exited during start-up ({proc.args}):\n{_tail(log)}")
         try:
             if httpx.get(url, headers={"Accept": "application/sparql-results+json"},
                          timeout=2).status_code == 200:
@@ -98,12 +98,34 @@ class Server:
         r.raise_for_status()
 
 
+class PortTaken(RuntimeError):
+    """The server died at start-up, most likely because its free port was taken meanwhile."""
+
+
+def _retrying(start):  # type: ignore[no-untyped-def]
+    """Start again on new ports when the server dies at start-up (another process may take a
+    port between free_port() and the server binding it, on a busy machine)."""
+
+    def wrapper(directory: Path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for attempt in range(3):
+            try:
+                return start(directory / f"try{attempt}" if attempt else directory,
+                             *args, **kwargs)
+            except PortTaken:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+@_retrying
 def start_virtuoso(directory: Path, max_rows: int = VIRTUOSO_MAX_ROWS) -> Server:
     binary = require_binary("virtuoso-t", "Virtuoso server, Debian package virtuoso-opensource")
     http, sql = free_port(), free_port()
     db = directory / "db"
     db.mkdir(parents=True, exist_ok=True)
-    (directory / "vsp").mkdir(exist_ok=True)
+    (directory / "vsp").mkdir(parents=True, exist_ok=True)
     buffers = 20000  # ~160 MB: plenty for test loads, kind to 2-core CI machines
     (directory / "virtuoso.ini").write_text(f"""\
 [Database]
@@ -181,6 +203,7 @@ def stop_virtuoso(server: Server) -> None:
     _terminate(server.proc)
 
 
+@_retrying
 def start_oxigraph(directory: Path) -> Server:
     binary = require_binary("oxigraph", "Oxigraph server: pip install oxigraph, in the dev extra")
     port = free_port()
