@@ -295,6 +295,7 @@ class _Entry:
     part: int = 0
     offset: int = 0
     length: int = 0
+    row: int | None = None  # deps is None: they are the stored ones of this row
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,8 @@ class CachedGraph:
     """A figure graph from the cache: its N-Quads are read from the pack only when asked for."""
 
     def __init__(self, entry: _Entry, path: str, pack: Path | None, data: bytes | None = None,
-                 source: SourceFile | None = None, options: ExportOptions | None = None) -> None:
+                 source: tuple[str, Any] | None = None,
+                 options: ExportOptions | None = None) -> None:
         self.figure = _CachedFigure(entry.figid, path, entry.iri, entry.repairs)
         self._source, self._options = source, options
         self.iri = entry.iri
@@ -325,7 +327,8 @@ class CachedGraph:
     def data(self) -> bytes:
         if self._data is None and self._pack is None:  # an index-only cache: build it again
             assert self._source is not None and self._options is not None
-            fig = load_figure(self._source, self._options.limits)
+            path, site = self._source
+            fig = load_figure(SourceFile(Path(path), site), self._options.limits)
             built = graph.build([fig], self._options.engine)[0]
             if isinstance(built, InputError):
                 raise built
@@ -375,38 +378,6 @@ def _site_key(root: Path | None) -> str | None:
     for page in sorted((root / ORGANISMS_DIR).glob("*.md")):
         h.update(page.name.encode() + b"\0" + page.read_bytes() + b"\0")
     return h.hexdigest()
-
-
-def _unchanged(deps: tuple[tuple[str, int, int, int], ...], listing: Any
-               ) -> tuple[tuple[str, int, int, int], ...] | None:
-    """The dependencies with fresh stat data if none changed, else None.
-
-    An absent table is checked against ``listing(folder)`` (names in the folder, read once),
-    not with a stat. Stat first; when size or mtime moved, the content hash decides (a touch is
-    no change)."""
-    fresh = []
-    for dep in deps:
-        path, size, mtime_ns, digest = dep
-        folder, name = os.path.split(path)
-        if size == -1:
-            if name in listing(folder):
-                return None
-            fresh.append(dep)
-            continue
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        if st.st_size == size and st.st_mtime_ns == mtime_ns:
-            fresh.append(dep)
-            continue
-        if st.st_size != size:
-            return None
-        now = _signature(Path(path))
-        if now[3] != digest:
-            return None
-        fresh.append(now)
-    return tuple(fresh)
 
 
 _INT64 = "q"
@@ -475,21 +446,6 @@ class _Cache:
         self.cols = cols
         self.rows = {path: i for i, path in enumerate(cols["path"]) if parts[i] in valid}
 
-    def entry(self, row: int) -> _Entry:
-        c = self.cols
-        ndeps = c["ndeps"][row]
-        start = c["dep_start"][row]
-        folder = c["data_dirs"][c["site"][row]]
-        figid = c["figid"][row]
-        names = [c["path"][row]] + [os.path.join(folder or "", f"{figid}-{kind}.tsv")
-                                    for kind in TABLE_KINDS]
-        deps = tuple((names[k], c["dep_size"][start + k], c["dep_mtime"][start + k],
-                      c["dep_hash"][start + k]) for k in range(ndeps))
-        return _Entry(figid, c["iri"][row], c["digest"][row], c["triples"][row],
-                      c["repairs"].get(row, ()), c["findings"].get(row), deps,
-                      c["site_keys"][c["site"][row]], c["mtime"][row], c["part"][row],
-                      c["offset"][row], c["length"][row])
-
     def removed_parts(self, current: set[str]) -> set[int]:
         parts = self.cols.get("part")
         return {parts[i] for p, i in self.rows.items() if p not in current}
@@ -501,17 +457,40 @@ class _Cache:
         return self.sites[root]
 
     def lookup(self, path: str, site: Any) -> _Entry | None:
+        """The stored entry of an unchanged figure (deps left in the columns), else None."""
         row = self.rows.get(path) if self.incremental else None
         if row is None:
             return None
-        entry = self.entry(row)
-        if entry.site != self.site_key(site):
+        c = self.cols
+        sid = c["site"][row]
+        if c["site_keys"][sid] != self.site_key(site):
             return None
-        deps = _unchanged(entry.deps, self.listing)
-        if deps is None:
-            return None
-        entry.deps = deps  # a touched file with the same content: its new mtime
-        return entry
+        start, figid, folder = c["dep_start"][row], c["figid"][row], c["data_dirs"][sid]
+        sizes, mtimes, hashes = c["dep_size"], c["dep_mtime"], c["dep_hash"]
+        for k in range(c["ndeps"][row]):
+            size = sizes[start + k]
+            if k == 0:
+                name = path
+            else:
+                base = f"{figid}-{TABLE_KINDS[k - 1]}.tsv"
+                if size == -1:
+                    if base in self.listing(folder):
+                        return None
+                    continue
+                name = os.path.join(folder, base)
+            try:
+                st = os.stat(name)
+            except OSError:
+                return None
+            if st.st_size == size and st.st_mtime_ns == mtimes[start + k]:
+                continue
+            if st.st_size != size or _signature(Path(name))[3] != hashes[start + k]:
+                return None
+            mtimes[start + k] = st.st_mtime_ns  # touched, same content: remember the mtime
+        return _Entry(figid, c["iri"][row], c["digest"][row], c["triples"][row],
+                      c["repairs"].get(row, ()), c["findings"].get(row), None,  # type: ignore
+                      c["site_keys"][sid], c["mtime"][row], c["part"][row], c["offset"][row],
+                      c["length"][row], row)
 
     def write_index(self, entries: dict[str, _Entry], packs: dict[int, tuple[int, int]]) -> None:
         from array import array
@@ -527,8 +506,18 @@ class _Cache:
             "dep_mtime": array(_INT64), "dep_hash": array("Q"),
             "data_dirs": data_dirs, "site_keys": site_keys,
         }
+        old = self.cols
         for row, (path, e) in enumerate(entries.items()):
-            folder = os.path.dirname(e.deps[1][0]) if len(e.deps) > 1 else None
+            if e.deps is None:  # unchanged: its dependencies as stored
+                r = e.row
+                assert r is not None
+                folder = old["data_dirs"][old["site"][r]]
+                a = old["dep_start"][r]
+                deps = [("", old["dep_size"][k], old["dep_mtime"][k], old["dep_hash"][k])
+                        for k in range(a, a + old["ndeps"][r])]
+            else:
+                deps = list(e.deps)
+                folder = os.path.dirname(e.deps[1][0]) if len(e.deps) > 1 else None
             sid = site_ids.setdefault((folder, e.site), len(site_ids))
             if sid == len(data_dirs):
                 data_dirs.append(folder)
@@ -547,9 +536,9 @@ class _Cache:
             cols["offset"].append(e.offset)
             cols["length"].append(e.length)
             cols["site"].append(sid)
-            cols["ndeps"].append(len(e.deps))
+            cols["ndeps"].append(len(deps))
             cols["dep_start"].append(len(cols["dep_size"]))
-            for _, size, mtime_ns, digest in e.deps:
+            for _, size, mtime_ns, digest in deps:
                 cols["dep_size"].append(size)
                 cols["dep_mtime"].append(mtime_ns)
                 cols["dep_hash"].append(digest)
@@ -742,11 +731,12 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
     newest = 0.0
     complete = False
     try:
-        for i, source in enumerate(sources):
+        for i in range(len(sources)):
+            entry = hits.get(i)
+            source = sources[i] if entry is None else None
             if isinstance(source, InputError):
                 yield source
                 continue
-            entry = hits.get(i)
             if entry is not None:
                 item: Any = None
                 data = None
@@ -755,7 +745,8 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
                     with open(pack, "rb") as fh:
                         fh.seek(entry.offset)
                         data = fh.read(entry.length)
-                item = CachedGraph(entry, str(source.path), pack, data, source, options)
+                item = CachedGraph(entry, sources.path(i), pack, data,
+                                   (sources.path(i), sources.site(i)), options)
                 fnd = entry.findings
                 mtime = entry.mtime
             else:
@@ -779,11 +770,11 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
                     entry = _Entry(figid, item.iri, item.digest, len(item),
                                    tuple(item.figure.repairs), fnd, b.deps,
                                    cache.site_key(source.site), mtime, part_of(source.path))
-                    packs.add(str(source.path), entry, item.data)
+                    packs.add(sources.path(i), entry, item.data)
                 elif entry.part in packs.dirty and cache.with_data:
                     entry = replace(entry)
-                    packs.add(str(source.path), entry, item.data)
-                new_entries[str(source.path)] = entry
+                    packs.add(sources.path(i), entry, item.data)
+                new_entries[sources.path(i)] = entry
             _count(stats, item)
             if findings is not None and fnd:
                 findings.extend(fnd)
