@@ -9,6 +9,9 @@ The public API, a handful of verbs (the CLI is a thin layer over them)::
             print(item)                                  # names the file and line
     result = rdfexport.export(["site/"], "pfocr.nq.gz")  # stream to any format, atomically
     dataset = rdfexport.to_dataset(["site/"])            # an rdflib Dataset, graph per figure
+    with rdfexport.open_store("store/") as store:        # embedded Oxigraph, or endpoint=URL
+        store.load(g for g in rdfexport.build_graphs(["site/"]) if not isinstance(g, Exception))
+        print(store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }").rows)
 """
 
 from __future__ import annotations
@@ -31,8 +34,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ExitCode", "InputError", "RdfExportError", "Repair", "StoreError", "__version__",
-    "build_graphs", "export", "read_figures", "to_dataset",
+    "build_graphs", "export", "open_store", "read_figures", "to_dataset",
 ]
+
+
+def open_store(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """The embedded Oxigraph store in a folder, or a SPARQL 1.1 server with ``endpoint=URL``.
+
+    See :func:`rdfexport.stores.open_store` for the options.
+    """
+    from rdfexport.stores import open_store as _open_store
+
+    return _open_store(*args, **kwargs)
 
 
 def read_figures(paths: Iterable[str | os.PathLike[str]],

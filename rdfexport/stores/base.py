@@ -19,6 +19,7 @@ from typing import Protocol
 import pyoxigraph as ox
 
 from rdfexport import vocab
+from rdfexport.errors import UsageError
 
 STATE_GRAPH = vocab.SITE + "rdfexport/load-state"
 STATE_NS = vocab.SITE + "rdfexport#"
@@ -216,16 +217,17 @@ def split_prologue(sparql: str) -> tuple[str, str]:
 
 
 def query_form(sparql: str) -> str:
-    """"select", "ask" or "graph" (CONSTRUCT/DESCRIBE); raises ValueError for anything else."""
+    """"select", "ask" or "graph" (CONSTRUCT/DESCRIBE); a UsageError for anything else."""
     _, body = split_prologue(sparql)
     m = _FORM.match(body)
     if m:
         word = m.group(1).upper()
         return {"SELECT": "select", "ASK": "ask"}.get(word, "graph")
+    fix = "pass a SELECT, ASK, CONSTRUCT or DESCRIBE query"
     if _UPDATE.match(body):
-        raise ValueError("this is a SPARQL update; `rdfexport query` only reads")
-    raise ValueError("not a SPARQL query: expected SELECT, ASK, CONSTRUCT or DESCRIBE "
-                     "after the PREFIX declarations")
+        raise UsageError("this is a SPARQL update; `rdfexport query` only reads", fix=fix)
+    raise UsageError("not a SPARQL query: expected SELECT, ASK, CONSTRUCT or DESCRIBE after "
+                     "the PREFIX declarations", fix=fix)
 
 
 _SOLUTION_MODIFIERS = re.compile(r"\b(ORDER\s+BY|LIMIT|OFFSET)\b", re.IGNORECASE)

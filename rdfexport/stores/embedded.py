@@ -130,13 +130,7 @@ class EmbeddedStore(BaseStore):
 
     # -- reading -----------------------------------------------------------------------------
     def query(self, sparql: str) -> QueryResult:
-        try:
-            kind = query_form(sparql)
-        except ValueError as err:
-            from rdfexport.errors import UsageError
-
-            raise UsageError(str(err), fix="pass a SELECT, ASK, CONSTRUCT or DESCRIBE query") \
-                from None
+        kind = query_form(sparql)
         try:
             result = self.store.query(sparql, use_default_graph_as_union=True)
         except SyntaxError as err:

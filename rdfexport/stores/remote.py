@@ -240,11 +240,7 @@ class RemoteStore(BaseStore):
 
     # -- reading -----------------------------------------------------------------------------
     def query(self, sparql: str) -> QueryResult:
-        try:
-            kind = query_form(sparql)
-        except ValueError as err:
-            raise UsageError(str(err), fix="pass a SELECT, ASK, CONSTRUCT or DESCRIBE query") \
-                from None
+        kind = query_form(sparql)
         if kind == "graph":
             r = self.request("POST", self.endpoint, what="a query",
                              data={"query": sparql, **self.query_params()},
