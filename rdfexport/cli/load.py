@@ -81,8 +81,9 @@ def count_figure_files(paths: tuple[Path, ...]) -> int:
               help="Rewrite every figure graph, even those whose digest is unchanged (for a "
                    "store that was edited by other means).")
 def load(paths, engine, max_file_size, max_aliases, store_dir, endpoint, graph_store,
-         update_endpoint, user, auth, server_type, retries, validate, fail_on, shapes, jobs, shard, incremental,
-         cache, progress, verbose, quiet, force):  # type: ignore[no-untyped-def]
+         update_endpoint, user, auth, server_type, retries, validate, fail_on, shapes,
+         shacl_engine, jobs, shard, incremental, cache, progress, verbose, quiet,
+         force):  # type: ignore[no-untyped-def]
     """Export figure files, folders or site checkouts (PATH...) and load them into a store.
 
     One named graph per figure (its IRI). A figure whose content changed replaces exactly its
@@ -100,7 +101,8 @@ def load(paths, engine, max_file_size, max_aliases, store_dir, endpoint, graph_s
 
         options = replace(scaled(export_options(engine, max_file_size, max_aliases), jobs, shard,
                                  incremental, cache, store_dir.with_name(store_dir.name + ".cache"),
-                                 validate, shapes), cache_data=False)
+                                 validate, shapes, shacl_engine=shacl_engine),
+                      cache_data=False)
         findings: list = []
         export_stats = ExportStats()
         checked = Checked(build_graphs(paths, options, export_stats, findings), validate, shapes,
