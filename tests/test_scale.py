@@ -255,3 +255,23 @@ def test_shard_voids_merge_into_the_whole(tmp_path: Path) -> None:
     parts = b"".join(p.read_bytes() for k in (1, 2) for p in (tmp_path / f"s{k}").glob("part-*"))
     whole_parts = b"".join(p.read_bytes() for p in (tmp_path / "whole").glob("part-*"))
     assert sorted(parts.splitlines()) == sorted(whole_parts.splitlines())
+
+
+@needs_sample
+def test_load_incremental_rebuilds_and_replaces_one_figure(tmp_path: Path, monkeypatch) -> None:
+    site = _copy_site(SAMPLE, tmp_path / "site")
+    store = tmp_path / "store"
+    args = ["load", str(site), "--store", str(store), "--incremental", "--no-validate",
+            "--no-progress", "--jobs", "1"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert not list((tmp_path / "store.cache").glob("part-*"))  # index only, no N-Quads packs
+    counter = _Counting(monkeypatch)
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "0 replaced, 130 unchanged" in again.output
+    assert counter.paths == []
+    victim = sorted((site / "_figures").iterdir())[7]
+    victim.write_text(victim.read_text().replace("figtitle: ", "figtitle: Changed ", 1))
+    third = CliRunner().invoke(main, args)
+    assert third.exit_code == 0 and "1 replaced, 129 unchanged" in third.output, third.output
+    assert counter.paths == [victim.name]
