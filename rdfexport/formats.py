@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import tempfile
+from glob import escape as glob_escape
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +82,12 @@ class AtomicOutput:
             self.stream = sys.stdout.buffer
             return self.stream
         folder = self.target.parent if str(self.target.parent) else Path(".")
+        _remove_stale_temporaries(folder, self.target.name)
         try:
-            fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp",
-                                        dir=folder)
+            fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.{os.getpid()}.",
+                                        suffix=".tmp", dir=folder)
+            # mkstemp makes the file private; the output gets the mode any new file would get.
+            os.fchmod(fd, 0o666 & ~_umask())
         except OSError as err:
             raise OutputError(f"cannot write here: {err.strerror}", path=self.target,
                               fix="check that the folder exists and is writable") from None
@@ -113,6 +117,30 @@ class AtomicOutput:
         finally:
             if self._tmp.exists():
                 self._tmp.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temporaries(folder: Path, name: str) -> None:
+    """Temporaries left by a killed run (``.NAME.PID.xxxx.tmp`` whose PID is gone)."""
+    for leftover in folder.glob(f".{glob_escape(name)}.*.tmp"):
+        pid = leftover.name[len(name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _is_local(subject: str, figure: str) -> bool:

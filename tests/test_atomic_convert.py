@@ -140,5 +140,5 @@ def test_killed_convert_keeps_the_previous_output_and_a_rerun_completes(big, tmp
     expected = {f"https://pfocr.wikipathways.org/figures/{f}.html" for f in figids}
     names = graph_names(data)
     assert expected <= set(names) and len(names) == len(expected) + 1  # + the VoID graph
-    # 4. The rerun removed its own temporary file; the killed run's (if any) is still hidden.
-    assert temp_files(out_dir, out) == leftovers
+    # 4. The rerun removed its own temporary file and the killed run's leftover too.
+    assert temp_files(out_dir, out) == set()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+import stat
 import re
 import subprocess
 
@@ -131,3 +133,22 @@ def test_older_versions_convert_in_every_format(version, name, tmp_path):
     figures = {t.subject.value for t in parsed if t.object == ox.NamedNode(
         "http://purl.org/spar/fabio/Figure")}
     assert figures and len(figures) == len(list((OLDER / version / "_figures").iterdir()))
+
+
+def test_output_file_gets_the_usual_mode_not_a_private_one(tmp_path):
+    old = os.umask(0o022)
+    try:
+        convert(str(SEEDS), "-o", str(tmp_path / "seed.ttl"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "seed.ttl").stat().st_mode) == 0o644
+
+
+def test_temporaries_of_killed_runs_are_cleaned_by_the_next_run(tmp_path):
+    dead = subprocess.run(["true"]).returncode or 999_999  # a pid no process has
+    leftover = tmp_path / f".seed.ttl.{dead}.abc123.tmp"
+    leftover.write_text("half")
+    other = tmp_path / f".seed.ttl.{os.getpid()}.live.tmp"  # a running writer's: kept
+    other.write_text("in progress")
+    convert(str(SEEDS), "-o", str(tmp_path / "seed.ttl"))
+    assert not leftover.exists() and other.exists()
