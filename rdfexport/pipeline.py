@@ -28,7 +28,7 @@ import sys
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -298,6 +298,35 @@ class _Entry:
     row: int | None = None  # deps is None: they are the stored ones of this row
 
 
+class _Lazy(Sequence):  # type: ignore[type-arg]
+    """A pickled tuple (repairs, findings) from the index, unpickled only when read."""
+
+    def __init__(self, count: int, blob: bytes) -> None:
+        self.count, self.blob = count, blob
+        self._items: tuple[Any, ...] | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        if self._items is None:
+            self._items = tuple(pickle.loads(self.blob))
+        return self._items[i]
+
+
+def _packed(items: Any) -> tuple[int, bytes] | None:
+    if not items:
+        return None
+    if isinstance(items, _Lazy):
+        return (items.count, items.blob)
+    items = tuple(items)
+    return (len(items), pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _unpacked(packed: tuple[int, bytes] | None) -> Any:
+    return _Lazy(*packed) if packed else ()
+
+
 @dataclass(frozen=True)
 class _CachedFigure:
     """Stands in for the record of a figure taken from the cache (what consumers read)."""
@@ -360,8 +389,8 @@ class CachedGraph:
 
 
 def _options_key(options: ExportOptions) -> str:
-    parts: list[str] = [__version__, options.engine, repr(options.limits),
-                        str(options.validate), str(options.shacl_engine)]
+    parts: list[str] = [__version__, options.engine, repr(options.limits), str(options.validate),
+                        str(options.shacl_engine) if options.validate else ""]
     if options.validate:
         from rdfexport.validate import bundled_shapes_dir
 
@@ -421,7 +450,7 @@ class _Cache:
                 ValueError, KeyError, TypeError):
             return
         if not isinstance(index, dict) or index.get("parts") != PARTS \
-                or index.get("format") != 2:
+                or index.get("format") != 3:
             return
         packs = index["packs"]
         if index.get("key") != self.key or index.get("with_data") != self.with_data:
@@ -488,7 +517,8 @@ class _Cache:
                 return None
             mtimes[start + k] = st.st_mtime_ns  # touched, same content: remember the mtime
         return _Entry(figid, c["iri"][row], c["digest"][row], c["triples"][row],
-                      c["repairs"].get(row, ()), c["findings"].get(row), None,  # type: ignore
+                      _unpacked(c["repairs"].get(row)),
+                      _unpacked(c["findings"].get(row)) or None, None,  # type: ignore
                       c["site_keys"][sid], c["mtime"][row], c["part"][row], c["offset"][row],
                       c["length"][row], row)
 
@@ -507,44 +537,50 @@ class _Cache:
             "data_dirs": data_dirs, "site_keys": site_keys,
         }
         old = self.cols
-        for row, (path, e) in enumerate(entries.items()):
+        values = list(entries.values())
+        cols["path"] = list(entries)
+        cols["figid"] = [e.figid for e in values]
+        cols["iri"] = [e.iri for e in values]
+        cols["digest"] = [e.digest for e in values]
+        cols["repairs"] = {row: _packed(e.repairs) for row, e in enumerate(values) if e.repairs}
+        cols["findings"] = {row: _packed(e.findings) for row, e in enumerate(values)
+                            if e.findings}
+        cols["triples"] = array(_INT64, [e.triples for e in values])
+        cols["mtime"] = array("d", [e.mtime for e in values])
+        cols["part"] = array(_INT64, [e.part for e in values])
+        cols["offset"] = array(_INT64, [e.offset for e in values])
+        cols["length"] = array(_INT64, [e.length for e in values])
+        sites, ndeps, starts = cols["site"], cols["ndeps"], cols["dep_start"]
+        sizes, mtimes, hashes = cols["dep_size"], cols["dep_mtime"], cols["dep_hash"]
+        for e in values:
             if e.deps is None:  # unchanged: its dependencies as stored
                 r = e.row
                 assert r is not None
                 folder = old["data_dirs"][old["site"][r]]
                 a = old["dep_start"][r]
-                deps = [("", old["dep_size"][k], old["dep_mtime"][k], old["dep_hash"][k])
-                        for k in range(a, a + old["ndeps"][r])]
+                b = a + old["ndeps"][r]
+                starts.append(len(sizes))
+                ndeps.append(b - a)
+                sizes.extend(old["dep_size"][a:b])
+                mtimes.extend(old["dep_mtime"][a:b])
+                hashes.extend(old["dep_hash"][a:b])
             else:
-                deps = list(e.deps)
                 folder = os.path.dirname(e.deps[1][0]) if len(e.deps) > 1 else None
-            sid = site_ids.setdefault((folder, e.site), len(site_ids))
-            if sid == len(data_dirs):
+                starts.append(len(sizes))
+                ndeps.append(len(e.deps))
+                for _, size, mtime_ns, digest in e.deps:
+                    sizes.append(size)
+                    mtimes.append(mtime_ns)
+                    hashes.append(digest)
+            sid = site_ids.get((folder, e.site))
+            if sid is None:
+                sid = site_ids[(folder, e.site)] = len(data_dirs)
                 data_dirs.append(folder)
                 site_keys.append(e.site)
-            cols["path"].append(path)
-            cols["figid"].append(e.figid)
-            cols["iri"].append(e.iri)
-            cols["digest"].append(e.digest)
-            if e.repairs:
-                cols["repairs"][row] = tuple(e.repairs)
-            if e.findings:
-                cols["findings"][row] = e.findings
-            cols["triples"].append(e.triples)
-            cols["mtime"].append(e.mtime)
-            cols["part"].append(e.part)
-            cols["offset"].append(e.offset)
-            cols["length"].append(e.length)
-            cols["site"].append(sid)
-            cols["ndeps"].append(len(deps))
-            cols["dep_start"].append(len(cols["dep_size"]))
-            for _, size, mtime_ns, digest in deps:
-                cols["dep_size"].append(size)
-                cols["dep_mtime"].append(mtime_ns)
-                cols["dep_hash"].append(digest)
+            sites.append(sid)
         tmp = self.folder / (INDEX_NAME + ".tmp")
         with open(tmp, "wb") as fh:
-            pickle.dump({"format": 2, "key": self.key, "parts": PARTS, "packs": packs,
+            pickle.dump({"format": 3, "key": self.key, "parts": PARTS, "packs": packs,
                          "with_data": self.with_data, "cols": cols},
                         fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, self.folder / INDEX_NAME)
