@@ -274,10 +274,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--note", action="append", default=[], help="a line for the Notes section")
     ap.add_argument("--render-only", action="store_true")
+    ap.add_argument("--merge", type=Path, nargs="*", default=[],
+                    help="results files of other runs to merge in (optionally PREFIX=FILE)")
     a = ap.parse_args(argv)
     a.json.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(a.json.read_text()) if a.json.exists() else {}
     results["_machine"] = machine()
+    for spec in a.merge:
+        prefix, _, name = str(spec).rpartition("=")
+        for step, r in json.loads(Path(name).read_text()).items():
+            if not step.startswith("_"):
+                results[f"{prefix} {step}".strip()] = r
     if a.note:
         results["_notes"] = results.get("_notes", []) + a.note
     if not a.render_only:
