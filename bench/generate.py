@@ -94,14 +94,14 @@ class Sample:
         self.gene_headers: list[list[str]] = []
         self.crlf_rate = 0.0
         ntables = ncrlf = 0
-        for (figid, kind), (header, rows, crlf) in self.tables.items():
+        for (_figid, kind), (header, rows, crlf) in self.tables.items():
             ntables += 1
             ncrlf += crlf
             if kind == "genes":
                 self.gene_headers.append(header)
                 by_word: dict[str, list[dict[str, str]]] = defaultdict(list)
                 for r in rows:
-                    by_word[r[header.index("word")]].append(dict(zip(header, r)))
+                    by_word[r[header.index("word")]].append(dict(zip(header, r, strict=False)))
                 self.gene_groups.extend(by_word.values())
             else:
                 self.table_rows[(kind, *header)].extend(rows)

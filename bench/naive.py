@@ -167,7 +167,7 @@ def figure_document(m: dict, data: Path | None, taxa: dict[str, str]) -> dict:
         items += _tsv(data / f"{figid}-{kind}.tsv") if data else []
         for c in items:
             ui = str(c.get("mesh") or c.get("identifier") or "").replace("mesh:", "")
-            if not ui[:1] in ("C", "D"):
+            if ui[:1] not in ("C", "D"):
                 continue
             node = f"https://identifiers.org/mesh/{ui}"
             mi = f"{f}#{kind[:4]}-{ui}-{_h(c['word'], c.get('match') or '', kind)}"

@@ -14,9 +14,9 @@ import json
 import os
 import sys
 import tempfile
-from glob import escape as glob_escape
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import IO
 
@@ -170,11 +170,10 @@ def _triple_lines(fg: FigureGraph, dedup: _Dedup) -> Iterator[bytes]:
     names_figure, names_mention = graph_suffix, f" <{fg.iri}#".encode()
     for line in fg.data.splitlines(keepends=True):
         triple = line[: -len(graph_suffix)] + b" .\n"
-        if line.startswith(local) and _is_local(line[1:line.index(b">")].decode(), fg.iri):
-            yield triple
-        elif triple.endswith(names_figure) or names_mention in triple:
-            yield triple
-        elif dedup.fresh(triple):
+        about_this_figure = (
+            (line.startswith(local) and _is_local(line[1:line.index(b">")].decode(), fg.iri))
+            or triple.endswith(names_figure) or names_mention in triple)
+        if about_this_figure or dedup.fresh(triple):
             yield triple
 
 
@@ -239,7 +238,8 @@ class Writer:
         self.stream.write(text[body_start:].lstrip(b"\n"))
         self.stream.write(b"\n")
 
-    def _write_jsonld(self, graphs: Iterable[FigureGraph], void: Callable[[], list[ox.Quad]]) -> None:
+    def _write_jsonld(self, graphs: Iterable[FigureGraph],
+                      void: Callable[[], list[ox.Quad]]) -> None:
         """JSON-LD compacted with the project's prefixes; one document, so not streaming."""
         from pyld import jsonld as pyld
 
@@ -262,4 +262,4 @@ def _nquads(quads: Iterable[ox.Quad]) -> bytes:
 
 
 def _triple_lines_of(quads: Iterable[ox.Quad]) -> list[bytes]:
-    return sorted(f"{q.triple} .\n".encode("utf-8") for q in quads)
+    return sorted(f"{q.triple} .\n".encode() for q in quads)

@@ -1,4 +1,4 @@
-"""Figure records -> JSON-LD documents, and their expansion with contexts that ship inside rdfexport.
+"""Figure records -> JSON-LD documents, expanded with contexts that ship inside rdfexport.
 
 Each figure gives two documents, both wrapping their nodes in the figure's named graph:
 the front matter as nodes under the project context (``contexts/pfocr.jsonld``: the term choices
@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -28,7 +28,7 @@ _YEAR = re.compile(r"-?[0-9]{4,}")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def bundled_context(url: str) -> dict[str, Any]:
     """A bundled context document (with its ``@context`` key), read from the package."""
     name = _BUNDLED[url]
@@ -76,7 +76,8 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
     nodes: list[dict[str, Any]] = []
     pmcid = fig.pmcid
     article = vocab.iri("article", pmcid=pmcid) if pmcid else None
-    image = vocab.iri("image", pmcid=pmcid, filename=f("filename")) if pmcid and f("filename") else None
+    image = (vocab.iri("image", pmcid=pmcid, filename=f("filename"))
+             if pmcid and f("filename") else None)
     see_also = [vocab.figlink_iri(f("figlink"))] if f("figlink") else []
     see_also = [s for s in see_also if s]
 
@@ -107,8 +108,8 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
         G = vocab.iri("gene", id=g.gene_id)
         M = vocab.mention_iri(F, "gene", g.gene_id, g.word, g.match, g.source)
         T = taxon(g.taxid) if g.taxid else None
-        hgnc = vocab.iri("hgnc_symbol", symbol=g.symbol) if g.symbol and g.taxid == vocab.HUMAN_TAXID \
-            else None
+        human = g.symbol and g.taxid == vocab.HUMAN_TAXID
+        hgnc = vocab.iri("hgnc_symbol", symbol=g.symbol) if human else None
         entity(G, _drop_empty({
             "id": G, "type": ["GeneProduct", "DataNode", "Gene"], "label": g.symbol,
             "name": g.symbol, "identifier": g.gene_id, "dcIdentifier": G, "source": "Entrez Gene",
@@ -124,7 +125,8 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
                               t.match, t.source)
         if t.kind == "chemical":
             base = {"id": C, "type": ["Metabolite", "DataNode", "ChemicalSubstance"],
-                    "bdbChEBI": vocab.iri("chebi", number=t.chebi) if t.chebi else None, "partOf": F}
+                    "bdbChEBI": vocab.iri("chebi", number=t.chebi) if t.chebi else None,
+                    "partOf": F}
             mtype = "ChemicalMention"
         else:
             base = {"id": C, "type": "MedicalCondition",
@@ -142,7 +144,8 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
         "title": f("figtitle"), "titleName": f("figtitle"), "description": f("caption"),
         "organism": [taxon(o.taxid, o.name) for o in organisms if o.taxid],
         "organismName": [o.name for o in organisms],
-        "nerOrganism": [vocab.iri("taxon", taxid=o.taxid) for o in organisms if o.taxid and o.ner_only],
+        "nerOrganism": [vocab.iri("taxon", taxid=o.taxid) for o in organisms
+                        if o.taxid and o.ner_only],
         "references": article, "isPartOf": article, "img": image, "image": image,
         "seeAlso": see_also, "position": f("number"), "genre": f("figtype"),
         "pathwayScore": _score(f("automl_pathway") or f("pathway_score")),
@@ -166,7 +169,8 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
         doi = vocab.clean_doi(f("doi")) if f("doi") else None
         nodes.append(_drop_empty({
             "id": article, "type": ["PublicationReference", "Article"], "identifier": pmcid,
-            "source": "PMC", "page": vocab.iri("article_page", pmcid=pmcid), "title": f("papertitle"),
+            "source": "PMC", "page": vocab.iri("article_page", pmcid=pmcid),
+            "title": f("papertitle"),
             "titleName": f("papertitle"), "bibliographicCitation": f("reftext"),
             "datePublished": _year(f("year")), "sameAs": vocab.iri("doi", doi=doi) if doi else None,
             "isPartOf": J, "publisher": P, "keywords": list(fig.article_keywords)}))

@@ -397,7 +397,8 @@ def _top(where: str) -> str:
     return ".".join(where.split(".")[:2])
 
 
-def _repair_block(block: Any, iri: str, fields: dict[str, str], b: _Builder) -> dict[str, Any] | None:
+def _repair_block(block: Any, iri: str, fields: dict[str, str],
+                  b: _Builder) -> dict[str, Any] | None:
     """The schema-jsonld block, repaired; None when the file has none."""
     key = "schema-jsonld"
     if block is None:

@@ -162,7 +162,7 @@ def load_shapes(shapes_dir: Path | None = None) -> rdflib.Graph:
     for f in files:
         try:
             graph.parse(f, format="turtle")
-        except Exception as err:  # noqa: BLE001 - rdflib raises unrelated types for bad Turtle
+        except Exception as err:
             line = getattr(err, "lines", None) or getattr(err, "line", None)
             raise ValidationConfigError(f"cannot read shapes: {err}", path=f,
                                         line=line if isinstance(line, int) else None,

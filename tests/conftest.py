@@ -32,7 +32,7 @@ os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")
 
 
 # --- hypothesis profiles (issue 6): in CI the property tests try at least 2,400 files ---------
-from hypothesis import settings as _hypothesis_settings
+from hypothesis import settings as _hypothesis_settings  # noqa: E402 - after the environment is set
 
 _hypothesis_settings.register_profile("ci", max_examples=300, deadline=None, print_blob=True)
 _hypothesis_settings.register_profile("dev", max_examples=40, deadline=None)

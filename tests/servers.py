@@ -28,7 +28,7 @@ VIRTUOSO_USER = "dba"
 VIRTUOSO_PASSWORD = "dba"
 
 
-from conftest import require_binary  # the one skip-or-fail rule of the suite
+from conftest import require_binary  # noqa: E402 - the one skip-or-fail rule
 
 
 def free_port() -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 import pytest
+from conftest import FIGURES, SEEDS
 from rdflib import URIRef
 
 import rdfexport
-from conftest import FIGURES, SEEDS
 
 
 def test_read_figures_gives_typed_records():

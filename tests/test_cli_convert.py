@@ -8,8 +8,8 @@ import sys
 
 import pyoxigraph as ox
 from click.testing import CliRunner
-
 from conftest import FIGURES, ROOT, SEEDS
+
 from rdfexport.cli import main
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from conftest import OLDER, SAMPLE, SEEDS
 from rdflib.compare import isomorphic
 
-from conftest import OLDER, SAMPLE, SEEDS
 from rdfexport.pipeline import ExportOptions, build_graphs
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import gzip
 import os
-import stat
 import re
+import stat
 import subprocess
 
 import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
-
 from conftest import OLDER, ROOT, SAMPLE, SEEDS, require_binary
+
 from rdfexport.cli import main
 from rdfexport.errors import UsageError
 from rdfexport.formats import FORMATS, guess_format

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import FIGURES, OLDER, SEEDS
 from rdflib import Graph
 from rdflib.compare import graph_diff, isomorphic, to_isomorphic
 
-from conftest import FIGURES, OLDER, SEEDS
 from rdfexport.pipeline import build_graphs
 from rdfexport.vocab import PREFIXES
 

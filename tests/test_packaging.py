@@ -7,7 +7,6 @@ import sys
 import zipfile
 
 import pyoxigraph as ox
-
 from conftest import ROOT, SEEDS
 
 

@@ -112,7 +112,7 @@ def check_run(folder: Path, files: list[Path], fmt: str, kind: str) -> None:
     items = list(build_graphs([folder], OPTIONS))
     assert len(items) == len(files), items
     graphs = []
-    for path, item in zip(sorted(files), items):
+    for path, item in zip(sorted(files), items, strict=False):
         if isinstance(item, InputError):
             message = item.message
             assert str(path) in message, (path, message)
@@ -209,7 +209,7 @@ def test_mutated_tables_give_rdf_or_one_clear_error(count, fmt, data, tmp_path_f
     _, paths = write_files(tmp, named)
     items = list(build_graphs([tmp], OPTIONS))
     assert len(items) == len(paths), items
-    for path, item in zip(sorted(paths), items):
+    for path, item in zip(sorted(paths), items, strict=False):
         if isinstance(item, InputError):
             assert "\n" not in item.message
             assert str(path) in item.message or "/_data/" in item.message, item.message

@@ -13,8 +13,8 @@ import re
 import pyoxigraph as ox
 import pytest
 import yaml
-
 from conftest import FIGURES, SAMPLE
+
 from rdfexport.pipeline import build_graphs
 
 NA = {".na.character", "NA", ""}

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from conftest import FIGURES, OLDER, SAMPLE, SEEDS
+
 from rdfexport.errors import InputError
 from rdfexport.sources import (
     SourceFile,

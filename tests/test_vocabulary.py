@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib import resources
 
 import pyoxigraph as ox
-
 from conftest import SAMPLE
+
 from rdfexport.pipeline import build_graphs
 
 PFOCR = "https://pfocr.wikipathways.org/vocab#"

@@ -61,7 +61,8 @@ def _short(term: ox.NamedNode | ox.BlankNode | ox.Literal | None) -> str:
     if isinstance(term, ox.NamedNode):
         for prefix, ns in DISPLAY_PREFIXES.items():
             local = term.value[len(ns):]
-            if term.value.startswith(ns) and local and all(c.isalnum() or c in "_-." for c in local):
+            plain = all(c.isalnum() or c in "_-." for c in local)
+            if term.value.startswith(ns) and local and plain:
                 return f"{prefix}:{local}"
         return f"<{term.value}>"
     if isinstance(term, ox.BlankNode):
@@ -73,9 +74,9 @@ def _table(result: QueryResult, width: int = 60) -> str:
     header = result.variables
     cells = [[_clip(_short(t), width) for t in row] for row in result.rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)).rstrip()
     rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in cells]
     n = len(result.rows)
     return "\n".join([line, rule, *body, f"({n} row{'s' if n != 1 else ''})"]) + "\n"
 
@@ -90,7 +91,7 @@ def _json(result: QueryResult) -> dict:  # type: ignore[type-arg]
     bindings = []
     for row in result.rows:
         b = {}
-        for v, t in zip(result.variables, row):
+        for v, t in zip(result.variables, row, strict=False):
             if t is not None:
                 b[v] = _json_term(t)
         bindings.append(b)
