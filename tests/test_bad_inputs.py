@@ -286,3 +286,14 @@ def test_validate_and_load_also_report_every_bad_file_and_go_on(command, tmp_pat
         report = (tmp_path / "report.txt").read_text()
         assert all(p.stem in report for p in good), report[:500]  # the good ones were validated
         assert "in 2 of 2 figures" in report, report[-300:]
+
+
+@pytest.mark.parametrize("command", ["convert", "validate", "load"])
+def test_every_reading_command_takes_every_input_limit(command, tmp_path):
+    """Regression: --max-depth and --max-yaml-nodes were only on convert."""
+    seed = Path(__file__).resolve().parent.parent / "seeds"
+    extra = ["--store", str(tmp_path / "store")] if command == "load" else []
+    result = CliRunner().invoke(main, [command, str(seed), "--no-validate" if command != "validate"
+                                       else "--fail-on=violation", "--max-depth", "2", *extra])
+    assert result.exit_code == 2
+    assert "deeper than 2" in result.output or "nested" in result.output, result.output

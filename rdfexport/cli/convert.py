@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +18,8 @@ from rdfexport.sources import Limits
 SEVERITIES = ("violation", "warning", "info")
 
 
-def export_options(engine: str, max_file_size: int | None, max_aliases: int | None,
-                   max_depth: int | None = None, max_yaml_nodes: int | None = None
-                   ) -> ExportOptions:
-    given = {"max_file_bytes": max_file_size, "max_aliases": max_aliases,
-             "max_depth": max_depth, "max_yaml_nodes": max_yaml_nodes}
-    return ExportOptions(engine=engine, limits=Limits(
-        **{k: v for k, v in given.items() if v is not None}))
+def export_options(engine: str, limits: Limits) -> ExportOptions:
+    return ExportOptions(engine=engine, limits=limits)
 
 
 def scale_options(f, progress: bool = True):
@@ -57,17 +53,35 @@ def scaled(options: ExportOptions, jobs: int, shard: str | None, incremental: bo
                    cache=cache or (default_cache if incremental else None))
 
 
+# --option -> Limits field, help; every command that reads figure files takes all of them.
+LIMIT_OPTIONS = {
+    "max_file_size": ("max_file_bytes", "Largest figure file read, in bytes"),
+    "max_aliases": ("max_aliases", "YAML aliases allowed per file"),
+    "max_depth": ("max_depth", "Deepest YAML nesting read"),
+    "max_yaml_nodes": ("max_yaml_nodes", "Most YAML nodes per file once aliases are expanded"),
+}
+
+
 def input_options(f):
-    """Options shared by every command that reads figure files."""
-    f = click.option("--max-aliases", type=click.IntRange(0), default=None,
-                     help=f"YAML aliases allowed per file (default {Limits().max_aliases}).")(f)
-    f = click.option("--max-file-size", type=click.IntRange(1), default=None, metavar="BYTES",
-                     help=f"Largest figure file read (default {Limits().max_file_bytes:,}).")(f)
-    f = click.option("--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True,
-                     help="JSON-LD processor: pyoxigraph (fast) or pyld (of record); "
-                          "both give the same graphs.")(f)
-    f = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))(f)
-    return f
+    """PATH... , --engine and the input limits, which reach the command as one ``limits``."""
+
+    @functools.wraps(f)
+    def with_limits(*args, **kwargs):
+        given = {field: kwargs.pop(name) for name, (field, _) in LIMIT_OPTIONS.items()}
+        kwargs["limits"] = Limits(**{k: v for k, v in given.items() if v is not None})
+        return f(*args, **kwargs)
+
+    for name, (field, text) in reversed(LIMIT_OPTIONS.items()):
+        default = getattr(Limits(), field)
+        with_limits = click.option(f"--{name.replace('_', '-')}", name,
+                                   type=click.IntRange(0 if name == "max_aliases" else 1),
+                                   default=None, help=f"{text} (default {default:,}).")(with_limits)
+    with_limits = click.option(
+        "--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True,
+        help="JSON-LD processor: pyoxigraph (fast) or pyld (of record); both give the same "
+             "graphs.")(with_limits)
+    return click.argument("paths", nargs=-1, required=True,
+                          type=click.Path(path_type=Path))(with_limits)
 
 
 def validation_options(f):
@@ -147,13 +161,8 @@ class Checked:
 @scale_options
 @click.option("-v", "--verbose", is_flag=True, help="List every repair made to the input.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
-@click.option("--max-depth", type=click.IntRange(1), default=None,
-              help=f"Deepest YAML nesting read (default {Limits().max_depth}).")
-@click.option("--max-yaml-nodes", type=click.IntRange(1), default=None,
-              help=f"YAML nodes per file once aliases are expanded (default "
-                   f"{Limits().max_yaml_nodes:,}).")
-def convert(paths, engine, max_file_size, max_aliases, output, fmt, validate, fail_on, shapes,
-            shacl_engine, jobs, shard, incremental, cache, progress, verbose, quiet, max_depth, max_yaml_nodes):
+def convert(paths, engine, limits, output, fmt, validate, fail_on, shapes, shacl_engine, jobs,
+            shard, incremental, cache, progress, verbose, quiet):
     """Export figure files, folders or site checkouts (PATH...) to RDF.
 
     Bad files are reported and skipped; the rest is still written, and the exit status is 2.
@@ -169,8 +178,7 @@ def convert(paths, engine, max_file_size, max_aliases, output, fmt, validate, fa
             raise UsageError("a folder output holds N-Quads parts",
                              fix="drop -f, or give a file name")
         default_cache = Path(".rdfexport-cache" if output == "-" else output + ".cache")
-        options = scaled(export_options(engine, max_file_size, max_aliases, max_depth,
-                                        max_yaml_nodes), jobs, shard, incremental,
+        options = scaled(export_options(engine, limits), jobs, shard, incremental,
                          Path(output) if parts else cache, default_cache, validate, shapes,
                          stderr_is_terminal() if progress is None else progress, shacl_engine)
         stats = ExportStats()

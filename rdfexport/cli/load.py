@@ -80,7 +80,7 @@ def count_figure_files(paths: tuple[Path, ...]) -> int:
 @click.option("--force", is_flag=True,
               help="Rewrite every figure graph, even those whose digest is unchanged (for a "
                    "store that was edited by other means).")
-def load(paths, engine, max_file_size, max_aliases, store_dir, endpoint, graph_store,
+def load(paths, engine, limits, store_dir, endpoint, graph_store,
          update_endpoint, user, auth, server_type, retries, validate, fail_on, shapes,
          shacl_engine, jobs, shard, incremental, cache, progress, verbose, quiet,
          force):  # type: ignore[no-untyped-def]
@@ -99,7 +99,7 @@ def load(paths, engine, max_file_size, max_aliases, store_dir, endpoint, graph_s
         from rdfexport.graph import ExportStats, void_quads
         from rdfexport.pipeline import build_graphs
 
-        options = replace(scaled(export_options(engine, max_file_size, max_aliases), jobs, shard,
+        options = replace(scaled(export_options(engine, limits), jobs, shard,
                                  incremental, cache, store_dir.with_name(store_dir.name + ".cache"),
                                  validate, shapes, shacl_engine=shacl_engine),
                       cache_data=False)

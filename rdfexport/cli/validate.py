@@ -27,7 +27,7 @@ from rdfexport.errors import ExitCode, OutputError
               show_default=True,
               help="SHACL engine: pySHACL (of record) or shacl-rust (faster; a test proves it "
                    "reports the same results on the sample).")
-def validate(paths, engine, max_file_size, max_aliases, fmt, output, fail_on, shapes,
+def validate(paths, engine, limits, fmt, output, fail_on, shapes,
              shacl_engine):
     """Validate figure files, folders or site checkouts (PATH...) before publishing.
 
@@ -41,7 +41,7 @@ def validate(paths, engine, max_file_size, max_aliases, fmt, output, fail_on, sh
 
         threshold = Severity.parse(fail_on)
         validator = Validator(shapes, engine=shacl_engine)
-        outcome = validate_paths(paths, export_options(engine, max_file_size, max_aliases),
+        outcome = validate_paths(paths, export_options(engine, limits),
                                  validator)
         for err in outcome.errors:
             error(f"error: {err.message}")
