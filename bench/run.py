@@ -142,10 +142,13 @@ def machine() -> dict:
     except (OSError, StopIteration):
         mem = 0
     versions = {}
-    for mod in ("pyoxigraph", "rdflib", "pyld", "pyshacl", "yaml"):
+    from importlib.metadata import version
+
+    for mod, dist in (("pyoxigraph", "pyoxigraph"), ("rdflib", "rdflib"), ("pyld", "PyLD"),
+                      ("pyshacl", "pyshacl"), ("yaml", "PyYAML")):
         try:
-            versions[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001
+            versions[mod] = version(dist)
+        except Exception:
             versions[mod] = "?"
     return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(mem / 2**20, 1),
             "python": platform.python_version(), "os": platform.platform(), **versions}
@@ -228,8 +231,8 @@ def render(results: dict, path: Path) -> None:
         f"pyld {m.get('pyld')}, pySHACL {m.get('pyshacl')}; {m.get('os')}."),
         "",
         ("| step | figures | wall s | CPU s | figures/s | triples/s | CPU ms/figure | peak RSS, "
-        "tree (MB) | largest process (MB) | exit | load before | when |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "tree (MB) | exit | load before | ended |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for step, r in results.items():
         if step.startswith("_"):
@@ -244,7 +247,7 @@ def render(results: dict, path: Path) -> None:
             lines.append(
                 f"| {name} | {x.get('figures') or ''} | {x['wall_s']} | {x['cpu_s']} | "
                 f"{x.get('figures_per_s', '')} | {x.get('triples_per_s', '')} | "
-                f"{x.get('cpu_ms_per_figure', '')} | {x['peak_tree_mb']} | {x['peak_proc_mb']} | "
+                f"{x.get('cpu_ms_per_figure', '')} | {x['peak_tree_mb']} | "
                 f"{x['exit']} | {x['loadavg_before']} | {x['when']} |")
     lines.append("")
     notes = results.get("_notes", [])
