@@ -124,7 +124,8 @@ def read_figures(paths: Iterable[str | os.PathLike[str]],
 def _sources(paths: Iterable[str | os.PathLike[str]],
              options: ExportOptions) -> Iterator[SourceFile | InputError]:
     for item in discover(paths):
-        if options.shard is None or isinstance(item, InputError) or shard_of(item.path, options.shard[1]) == options.shard[0]:
+        if (options.shard is None or isinstance(item, InputError)
+                or shard_of(item.path, options.shard[1]) == options.shard[0]):
             yield item
 
 
@@ -160,7 +161,8 @@ class _Built:
     source: SourceFile
     item: FigureGraph | InputError
     findings: list[Any] | None = None
-    deps: tuple[tuple[str, int, int, int], ...] = ()  # (path, size, mtime_ns, hash); size -1: absent
+    # (path, size, mtime_ns, hash); size -1: absent
+    deps: tuple[tuple[str, int, int, int], ...] = ()
     mtime: float = 0.0
 
 

@@ -28,11 +28,13 @@ def scale_options(f, progress: bool = True):
         f = click.option("--progress/--no-progress", default=None,
                          help="Progress bar (default: when standard error is a terminal).")(f)
     f = click.option("--cache", "cache", type=click.Path(file_okay=False, path_type=Path),
-                     default=None, help="Cache folder for --incremental (default: OUTPUT.cache, STORE.cache).")(f)
+                     default=None,
+                     help="Cache folder for --incremental (default: OUTPUT.cache, STORE.cache).")(f)
     f = click.option("--incremental", is_flag=True,
                      help="Rebuild only figures whose files, tables or organism pages changed.")(f)
     f = click.option("--shard", default=None, metavar="K/N",
-                     help="Export only part K of N (by a hash of the file name), for N machines.")(f)
+                     help="Export only part K of N (by a hash of the file name), for N "
+                          "machines.")(f)
     f = click.option("-j", "--jobs", type=click.IntRange(0), default=0, show_default=True,
                      help="Worker processes (0: one per core).")(f)
     return f
