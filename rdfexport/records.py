@@ -215,6 +215,10 @@ def load_figure(source: SourceFile, limits: Limits = Limits()) -> Figure:
     if year is not None and not _YEAR.fullmatch(year):
         raise b.error("year", f"year {year!r} is not a four-digit year",
                       "write the publication year, e.g. year: '2017' (or '' when unknown)")
+    doi = fields.get("doi")
+    if doi is not None and vocab.clean_doi(doi) is None:
+        del fields["doi"]
+        b.repair("doi", f"dropped doi {doi!r}: a DOI is 10.<registrant>/<suffix>")
 
     taxa: dict[str, str] = dict(vocab.BUILTIN_TAXA)
     if source.site is not None:

@@ -38,3 +38,16 @@ def test_to_dataset_raises_on_a_bad_file(tmp_path):
     bad.write_text("no front matter\n")
     with pytest.raises(rdfexport.InputError, match="no front matter"):
         rdfexport.to_dataset([bad])
+
+
+def test_an_invalid_doi_is_dropped_and_reported_on_its_line(tmp_path):
+    """Regression: a DOI that is not 10.x/y vanished without a word."""
+    text = (FIGURES / "PMC10025411__fncel-17-1105247-g0001.md").read_text()
+    bad = tmp_path / "PMC10025411__fncel-17-1105247-g0001.md"
+    bad.write_text(text.replace("doi: 10.3389/fncel.2023.1105247", "doi: fncel.2023.1105247"))
+    (fig,) = list(rdfexport.read_figures([bad]))
+    (repair,) = [r for r in fig.repairs if r.key == "doi"]
+    assert "fncel.2023.1105247" in repair.message
+    assert bad.read_text().splitlines()[repair.line - 1].startswith("doi:")
+    (fg,) = list(rdfexport.build_graphs([bad]))
+    assert b"doi.org" not in fg.nquads()
