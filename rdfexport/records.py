@@ -78,10 +78,6 @@ class Figure:
         pmcid = self.fields.get("pmcid") or self.figid.split("__", 1)[0]
         return pmcid if vocab.is_pmcid(pmcid) else None
 
-    @property
-    def taxid_by_name(self) -> dict[str, str]:
-        return {o.name: o.taxid for o in self.organisms if o.taxid}
-
 
 SCALAR_KEYS = (
     "figtitle", "caption", "pmcid", "filename", "figlink", "number", "papertitle", "reftext",

@@ -74,12 +74,10 @@ HUMAN_TAXID = "9606"
 _SAFE_PATH = "-._~!$&'()*+,;=:@"
 _DIGITS = re.compile(r"[0-9]+")
 _PMCID = re.compile(r"PMC[0-9]+")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DOI_PREFIX = re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
 _MESH = re.compile(r"^(?:mesh:)?([CDM][0-9]{6,9})$", re.IGNORECASE)
 _CHEBI = re.compile(r"^(?:chebi:)?([0-9]+)$", re.IGNORECASE)
 _DOID = re.compile(r"^(?:doid:)?([0-9]+)$", re.IGNORECASE)
-_WPID = re.compile(r"WP[0-9]+")
 
 
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@]*")
@@ -157,14 +155,6 @@ def is_gene_id(value: str) -> bool:
 
 def is_pmcid(value: str) -> bool:
     return bool(_PMCID.fullmatch(value))
-
-
-def is_uuid(value: str) -> bool:
-    return bool(_UUID.fullmatch(value))
-
-
-def is_wpid(value: str) -> bool:
-    return bool(_WPID.fullmatch(value))
 
 
 def clean_doi(value: str) -> str | None:

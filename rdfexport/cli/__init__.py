@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TypeVar
 
 import click
 
 from rdfexport import __version__
 from rdfexport.errors import ExitCode, RdfExportError
-
-T = TypeVar("T")
 
 
 def run(action: Callable[[], int | None]) -> None:
