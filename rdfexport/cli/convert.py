@@ -101,21 +101,20 @@ def validation_options(f):
 
 
 class Checked:
-    """Pass figure graphs through, printing bad files and collecting validation findings."""
+    """Pass figure graphs through, printing bad files; the pipeline's workers validate them and
+    fill ``findings``, which this turns into the summary and the exit status."""
 
     def __init__(self, items, validate: bool, shapes: Path | None, verbose: bool,
-                 findings: list | None = None) -> None:
+                 findings: list) -> None:
         self.items = items
         self.errors = 0
-        # findings given: the pipeline validates (in its workers) and fills the list.
-        self.prevalidated = findings is not None
-        self.findings: list = findings if findings is not None else []
+        self.findings = findings
         self.verbose = verbose
-        self.validator = None
-        if validate:
-            from rdfexport.validate import Validator
+        self.validate = validate
+        if validate:  # unreadable shapes: fail before any work, not inside a worker
+            from rdfexport.validate import load_shapes
 
-            self.validator = Validator(shapes)
+            load_shapes(shapes)
 
     def __iter__(self) -> Iterator[FigureGraph]:
         for item in self.items:
@@ -126,14 +125,12 @@ class Checked:
             if self.verbose:
                 for repair in item.figure.repairs:
                     error(f"note: {repair}")
-            if self.validator is not None and not self.prevalidated:
-                self.findings.extend(self.validator.validate(item))
             yield item
 
     def exit_code(self, fail_on: str) -> ExitCode:
         if self.errors:
             return ExitCode.BAD_INPUT
-        if self.validator is not None:
+        if self.validate:
             from rdfexport.validate import Severity, reaches
 
             if reaches(self.findings, Severity.parse(fail_on)):
@@ -146,7 +143,7 @@ class Checked:
             parts.append(f"{self.errors} files failed")
         if stats.repairs:
             parts.append(f"{stats.repairs} repairs (-v lists them)")
-        if self.validator is not None:
+        if self.validate:
             from rdfexport.validate import summary_line
 
             parts.append(summary_line(self.findings))

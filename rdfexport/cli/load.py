@@ -130,7 +130,7 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
             tail = ""
             if checked.errors:
                 tail += f"; {checked.errors} files failed"
-            if checked.validator is not None:
+            if checked.validate:
                 from rdfexport.validate import summary_line
 
                 tail += f"; {summary_line(checked.findings)}"
