@@ -104,6 +104,33 @@ STATE_QUERY = f"""SELECT ?g ?d ?n WHERE {{ GRAPH <{STATE_GRAPH}> {{
   ?g <{DIGEST}> ?d . OPTIONAL {{ ?g <{TRIPLES}> ?n }} }} }}"""
 
 
+class RecordedState:
+    """The load state as a load consults it: is a figure's graph there with this digest, what
+    was recorded for it, and the totals of the store. This one holds the whole state graph,
+    read up front (``BaseStore.read_state``); a store that can look one figure up cheaply gives
+    its own (``BaseStore.recorded_state``), so that a load costs what changed, not what the
+    store holds."""
+
+    def __init__(self, entries: dict[str, tuple[str, int]]) -> None:
+        self.entries = entries
+
+    def unchanged(self, iri: str, digest: str) -> bool:
+        old = self.entries.get(iri)
+        return old is not None and old[0] == digest
+
+    def get(self, iri: str) -> tuple[str, int] | None:
+        """(digest, triple count) recorded for a figure graph, or None."""
+        return self.entries.get(iri)
+
+    def record(self, iri: str, digest: str, triples: int) -> None:
+        """A figure graph and its state were written."""
+        self.entries[iri] = (digest, triples)
+
+    def totals(self) -> tuple[int, int]:
+        """(figure graphs, their triples) in the store."""
+        return len(self.entries), sum(n for _, n in self.entries.values())
+
+
 class BaseStore:
     """The load algorithm; subclasses provide state reading and batch writing."""
 
@@ -115,6 +142,10 @@ class BaseStore:
     def read_state(self) -> dict[str, tuple[str, int]]:
         """Figure graph IRI -> (digest, triple count) of every figure graph the store holds."""
         raise NotImplementedError
+
+    def recorded_state(self) -> RecordedState:
+        """What a load consults; by default the whole state, read once."""
+        return RecordedState(self.read_state())
 
     def write_batch(self, batch: list[tuple[GraphLike, bool]]) -> None:
         """Replace each graph (flag: it existed before) and record its state, state last."""
@@ -148,7 +179,7 @@ class BaseStore:
         rewrites every graph whatever its digest (for a store edited by other means).
         """
         start = time.monotonic()
-        state = self.read_state()
+        state = self.recorded_state()
         stats = LoadStats()
         batch: list[tuple[GraphLike, bool]] = []
         batch_size = 0
@@ -159,7 +190,7 @@ class BaseStore:
             if batch:
                 self.write_batch(batch)
                 for fg, _ in batch:
-                    state[fg.iri] = (fg.digest, size(fg))
+                    state.record(fg.iri, fg.digest, size(fg))
                 batch, batch_size = [], 0
 
         for fg in graphs:
@@ -168,25 +199,24 @@ class BaseStore:
                 stats.skipped += 1
                 continue
             seen.add(fg.iri)
-            old = state.get(fg.iri)
-            if old is not None and old[0] == fg.digest and not force:
+            if not force and state.unchanged(fg.iri, fg.digest):
                 stats.skipped += 1
             else:
-                batch.append((fg, old is not None))
+                existed = state.get(fg.iri) is not None
+                batch.append((fg, existed))
                 n = size(fg)
                 batch_size += n
                 stats.triples += n
-                if old is None:
-                    stats.added += 1
-                else:
+                if existed:
                     stats.replaced += 1
+                else:
+                    stats.added += 1
                 if len(batch) >= self.batch_figures or batch_size >= self.batch_triples:
                     flush()
             if progress is not None:
                 progress(stats.figures, stats.triples)
         flush()
-        stats.graphs_in_store = len(state)
-        stats.triples_in_store = sum(n for _, n in state.values())
+        stats.graphs_in_store, stats.triples_in_store = state.totals()
         if void is not None and (stats.added or stats.replaced
                                  or not self.has_graph(vocab.VOID_GRAPH)):
             self.replace_graph(vocab.VOID_GRAPH, list(void(stats)))
