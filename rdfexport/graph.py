@@ -1,8 +1,19 @@
 """JSON-LD documents -> the quads of each figure, in the figure's own named graph; VoID.
 
-Two engines read the same documents. ``pyld`` is the JSON-LD processor of record; ``oxigraph``
-feeds many figures at once to pyoxigraph's Rust JSON-LD parser, which is ~100x faster, and a test
-proves both give isomorphic graphs on the whole sample (tests/test_engines.py).
+Three engines give the same bytes for every figure:
+
+- ``pyld``, the JSON-LD processor of record: both documents of a figure (jsonld.py) through pyld.
+- ``oxigraph``: many figures at once through pyoxigraph's Rust JSON-LD parser (~100x pyld).
+- ``direct`` (the default): the front-matter nodes are written as N-Quads lines straight from a
+  table of the project context, read once (rdfexport/compact_nquads.py), with no JSON-LD
+  document at all; the ``schema-jsonld`` blocks, arbitrary JSON-LD under the schema.org context,
+  still go through pyoxigraph's JSON-LD parser, one document per batch. Whatever the direct
+  writer does not understand (an unknown key, a number, a nested node, an unusual IRI), and any
+  block pyoxigraph rejects, sends that one figure through pyld instead: never a guess.
+
+Every engine ends in ``finish``'s canonical form (sorted unique lines, blank nodes skolemized,
+sha256), and tests/test_engines.py proves the engines byte-identical on the whole sample and
+(tests/test_properties.py) on generated figures. docs/DESIGN.md says why the direct engine exists.
 """
 
 from __future__ import annotations
@@ -14,15 +25,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cache, cached_property
+from itertools import compress, islice
+from operator import ne
 
 import pyoxigraph as ox
 
-from rdfexport import __version__, jsonld, vocab
+from rdfexport import __version__, compact_nquads, jsonld, vocab
 from rdfexport.errors import InputError, RdfExportError
 from rdfexport.records import Figure
 
-ENGINES = ("oxigraph", "pyld")
+ENGINES = ("direct", "oxigraph", "pyld")
+DEFAULT_ENGINE = "direct"
 _XSD = vocab.PREFIXES["xsd"]
 
 
@@ -37,6 +51,11 @@ class FigureGraph:
 
     def nquads(self) -> bytes:
         return self.data
+
+    def ntriples(self) -> bytes:
+        """The same triples as canonical N-Triples: each line without its graph name (the last
+        term of every line, and the only place `` <iri> .`` + newline can occur)."""
+        return self.data.replace(f" <{self.iri}> .\n".encode(), b" .\n")
 
     @cached_property
     def quads(self) -> tuple[ox.Quad, ...]:
@@ -73,10 +92,14 @@ def _nquads(quads: Iterable[ox.Quad]) -> bytes:
 def finish(fig: Figure, lines: Iterable[bytes]) -> FigureGraph:
     """Canonical form: duplicates removed, blank nodes skolemized, lines sorted."""
     text = sorted(set(lines))
-    if any(line.startswith(b"_:") or _BNODE_OBJECT.search(line) for line in text):
-        text = _skolemize(fig, text)
     data = b"".join(text)
+    if b"_:" in data and any(_has_bnode(line) for line in text):
+        data = b"".join(_skolemize(fig, text))
     return FigureGraph(fig, fig.iri, data, hashlib.sha256(data).hexdigest())
+
+
+def _has_bnode(line: bytes) -> bool:
+    return line.startswith(b"_:") or _BNODE_OBJECT.search(line) is not None
 
 
 _BNODE_OBJECT = re.compile(rb" _:[A-Za-z0-9_.-]+ <[^<>]*> \.\n$")
@@ -132,24 +155,125 @@ def build_batch_oxigraph(figs: Sequence[Figure]) -> list[FigureGraph]:
     return [finish(f, groups.get(f.iri, ())) for f in figs]
 
 
-def build(figs: Sequence[Figure], engine: str = "oxigraph") -> list[FigureGraph | InputError]:
+def _block_nquads(figs: Sequence[Figure]) -> list[bytes | None]:
+    """Each figure's schema-jsonld block as N-Quads in its graph (b"" without a block), through
+    pyoxigraph's JSON-LD parser in one document for the batch; None when the parser rejects the
+    block (pyld gives the verdict then)."""
+    blocks = [json.dumps(f.block) if f.block is not None else None for f in figs]
+    texts = [None if b is None else f'{{"@id":{json.dumps(f.iri)},"@graph":[{b}]}}'
+             for f, b in zip(figs, blocks, strict=True)]
+    counts: dict[str, int] = defaultdict(int)
+    for f in figs:
+        counts[f.iri] += 1
+    # Parsed alone: a block with its own @graph or @context (it could write into the graph of
+    # another figure of the batch), and figures whose IRI is not unique in the batch.
+    alone = [b is not None and (counts[f.iri] > 1 or "@graph" in b or "@context" in b)
+             for f, b in zip(figs, blocks, strict=True)]
+    together = [t for t, a in zip(texts, alone, strict=True) if t is not None and not a]
+    groups: dict[str, bytes] | None = None
+    if together:
+        try:
+            groups = _parse_blocks(together)
+        except (SyntaxError, ValueError):
+            groups = None  # find the block at fault one by one
+    out: list[bytes | None] = []
+    for f, t, a in zip(figs, texts, alone, strict=True):
+        if t is None:
+            out.append(b"")
+        elif groups is not None and not a:
+            out.append(groups.get(f.iri, b""))
+        else:
+            try:
+                out.append(_parse_blocks([t]).get(f.iri, b""))
+            except (SyntaxError, ValueError):
+                out.append(None)
+    return out
+
+
+def _parse_blocks(texts: Sequence[str]) -> dict[str, bytes]:
+    """graph name -> N-Quads, for figures' ``{"@id": iri, "@graph": [block]}`` JSON texts."""
+    doc = f'{{"@context":{_schema_context_json()},"@graph":[{",".join(texts)}]}}'.encode()
+    groups: dict[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, list[ox.Quad]] = defaultdict(list)
+    for q in ox.parse(doc, format=ox.RdfFormat.JSON_LD):
+        groups[q.graph_name].append(q)
+    return {g.value: _nquads(quads) for g, quads in groups.items()
+            if isinstance(g, ox.NamedNode)}
+
+
+@cache
+def _schema_context_json() -> str:
+    return json.dumps(jsonld.bundled_context(jsonld.SCHEMA_CONTEXT_URL)["@context"])
+
+
+def build_batch_direct(figs: Sequence[Figure]) -> list[FigureGraph | None]:
+    """The direct engine: front matter written from the context table, blocks parsed in one
+    batch. None for a figure the direct path does not cover: the caller runs pyld on it."""
+    out: list[FigureGraph | None] = []
+    for fig, block in zip(figs, _block_nquads(figs), strict=True):
+        try:
+            if block is None:
+                raise compact_nquads.Unsupported("pyoxigraph rejects the schema-jsonld block")
+            g = b" " + compact_nquads._iri(fig.iri) + b" .\n"
+            lines = compact_nquads.triples(jsonld.figure_nodes(fig))
+        except Exception:  # Unsupported, or figure_nodes fails: pyld gives the verdict
+            out.append(None)
+            continue
+        if block:
+            if b"_:" in block:  # blank nodes: the general canonical form, with skolem IRIs
+                out.append(finish(fig, [*(line + g for line in lines),
+                                        *block.splitlines(keepends=True)]))
+                continue
+            pieces = block.split(g)  # every line of the block ends with g, nothing else holds g
+            pieces.pop()
+            lines += pieces
+        out.append(_canonical(fig, g, lines))
+    return out
+
+
+def _canonical(fig: Figure, g: bytes, triples: list[bytes]) -> FigureGraph:
+    """finish() for lines without blank nodes given as "s p o" (graph suffix g not yet added).
+
+    Sorting the "s p o" texts sorts the lines "s p o" + g: a text is never a proper prefix of
+    another followed by a byte below ' ' (terms end in '>' or '"' or a tag, controls are
+    escaped), so the suffix never changes an order."""
+    if not triples:
+        return FigureGraph(fig, fig.iri, b"", hashlib.sha256(b"").hexdigest())
+    triples.sort()
+    unique = [triples[0], *compress(islice(triples, 1, None), map(ne, islice(triples, 1, None),
+                                                                    triples))]
+    unique.append(b"")
+    data = g.join(unique)
+    return FigureGraph(fig, fig.iri, data, hashlib.sha256(data).hexdigest())
+
+
+# Figures the direct engine handed to pyld, by reason class; tests read it.
+DIRECT_FALLBACKS: dict[str, int] = defaultdict(int)
+
+
+def _one(fig: Figure, engine: str) -> FigureGraph | InputError:
+    try:
+        return build_one_pyld(fig) if engine == "pyld" else build_batch_oxigraph([fig])[0]
+    except (RdfExportError, SyntaxError, ValueError) as err:
+        return _fail(fig, err)
+    except Exception as err:  # pyld raises its own JsonLdError tree
+        if type(err).__name__ != "JsonLdError":
+            raise
+        return _fail(fig, err)
+
+
+def build(figs: Sequence[Figure], engine: str = DEFAULT_ENGINE) -> list[FigureGraph | InputError]:
     """Graphs for a batch of figures; a figure that cannot be converted becomes an error item."""
+    if engine == "direct":
+        built = build_batch_direct(figs)
+        DIRECT_FALLBACKS["pyld"] += built.count(None)
+        return [fg if fg is not None else _one(fig, "pyld")
+                for fig, fg in zip(figs, built, strict=True)]
     if engine == "oxigraph" and len(figs) > 1 and len({f.iri for f in figs}) == len(figs):
         try:
             return list(build_batch_oxigraph(figs))
         except (SyntaxError, ValueError):
             pass  # find the figure at fault one by one
-    out: list[FigureGraph | InputError] = []
-    for fig in figs:
-        try:
-            out.append(build_one_pyld(fig) if engine == "pyld" else build_batch_oxigraph([fig])[0])
-        except (RdfExportError, SyntaxError, ValueError) as err:
-            out.append(_fail(fig, err))
-        except Exception as err:  # pyld raises its own JsonLdError tree
-            if type(err).__name__ != "JsonLdError":
-                raise
-            out.append(_fail(fig, err))
-    return out
+    return [_one(fig, engine) for fig in figs]
 
 
 @dataclass

@@ -47,7 +47,26 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
 
 
 def _drop_empty(node: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in node.items() if v not in (None, "", [], ())}
+    """The node without its absent values: None, "", [] and ()."""
+    return {k: v for k, v in node.items()
+            if v or (v is not None and v != "" and v != [] and v != ())}
+
+
+# IRIs of shared nodes (genes, taxa, MeSH...) repeat from figure to figure: minted once each.
+# Cleared when large, so memory stays bounded on any corpus.
+_MINTED: dict[tuple[str, str], str] = {}
+_PART = {"gene": "id", "taxon": "taxid", "hgnc_symbol": "symbol", "mesh": "ui",
+         "mesh_nlm": "ui", "chebi": "number", "doid": "number"}
+
+
+def _mint(kind: str, value: str) -> str:
+    """``vocab.iri(kind, <its one part>=value)``, remembered."""
+    minted = _MINTED.get((kind, value))
+    if minted is None:
+        if len(_MINTED) >= 100_000:
+            _MINTED.clear()
+        minted = _MINTED[kind, value] = vocab.iri(kind, **{_PART[kind]: value})
+    return minted
 
 
 def _score(text: str | None) -> Any:
@@ -84,8 +103,10 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
     taxa: dict[str, dict[str, Any]] = {}
 
     def taxon(taxid: str, name: str | None = None) -> str:
-        T = vocab.iri("taxon", taxid=taxid)
-        node = taxa.setdefault(T, {"id": T, "type": "Taxon", "taxid": taxid})
+        T = _mint("taxon", taxid)
+        node = taxa.get(T)
+        if node is None:
+            node = taxa[T] = {"id": T, "type": "Taxon", "taxid": taxid}
         if name:
             node["name"] = name
         return T
@@ -97,43 +118,52 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
     def entity(iri: str, base: dict[str, Any], mention: str) -> None:
         node = entities.get(iri)
         if node is None:
-            node = entities[iri] = {**base, "isAbout": []}
+            entities[iri] = {**base, "isAbout": [mention]}
             mentions.append(iri)
+            return
         for k in ("label", "name"):  # one gene may be matched under two symbols
             if base.get(k) and base[k] not in _as_list(node.get(k)):
                 node[k] = sorted({*_as_list(node.get(k)), base[k]})
         node["isAbout"].append(mention)
 
+    gene_type = ["GeneProduct", "DataNode", "Gene"]
     for g in fig.genes:
-        G = vocab.iri("gene", id=g.gene_id)
+        G = _mint("gene", g.gene_id)
         M = vocab.mention_iri(F, "gene", g.gene_id, g.word, g.match, g.source)
-        T = taxon(g.taxid) if g.taxid else None
-        human = g.symbol and g.taxid == vocab.HUMAN_TAXID
-        hgnc = vocab.iri("hgnc_symbol", symbol=g.symbol) if human else None
-        entity(G, _drop_empty({
-            "id": G, "type": ["GeneProduct", "DataNode", "Gene"], "label": g.symbol,
-            "name": g.symbol, "identifier": g.gene_id, "dcIdentifier": G, "source": "Entrez Gene",
-            "bdbEntrezGene": G, "bdbHgncSymbol": hgnc, "taxonomicRange": T, "partOf": F}), M)
-        nodes.append(_drop_empty({
-            "id": M, "type": "GeneMention", "partOf": F, "ocrWord": g.word,
-            "lexiconMatch": g.match, "lexiconSource": g.source,
-            **{_COUNT_TERMS[k]: v for k, v in g.counts}}))
+        known = entities.get(G)
+        if known is not None and (not g.symbol or g.symbol in _as_list(known.get("label"))):
+            known["isAbout"].append(M)  # what entity() does with a gene it has seen
+            if g.taxid:
+                taxon(g.taxid)
+        else:
+            T = taxon(g.taxid) if g.taxid else None
+            human = g.symbol and g.taxid == vocab.HUMAN_TAXID
+            hgnc = _mint("hgnc_symbol", g.symbol) if human else None
+            entity(G, _drop_empty({
+                "id": G, "type": list(gene_type), "label": g.symbol, "name": g.symbol,
+                "identifier": g.gene_id, "dcIdentifier": G, "source": "Entrez Gene",
+                "bdbEntrezGene": G, "bdbHgncSymbol": hgnc, "taxonomicRange": T, "partOf": F}), M)
+        mention = {"id": M, "type": "GeneMention", "partOf": F, "ocrWord": g.word,
+                   "lexiconMatch": g.match, "lexiconSource": g.source}
+        for k, v in g.counts:
+            mention[_COUNT_TERMS[k]] = v
+        nodes.append(_drop_empty(mention))
 
     for t in (*fig.chemicals, *fig.diseases):
-        C = vocab.iri("mesh", ui=t.mesh)
+        C = _mint("mesh", t.mesh)
         M = vocab.mention_iri(F, "chem" if t.kind == "chemical" else "disease", t.mesh, t.word,
                               t.match, t.source)
         if t.kind == "chemical":
             base = {"id": C, "type": ["Metabolite", "DataNode", "ChemicalSubstance"],
-                    "bdbChEBI": vocab.iri("chebi", number=t.chebi) if t.chebi else None,
+                    "bdbChEBI": _mint("chebi", t.chebi) if t.chebi else None,
                     "partOf": F}
             mtype = "ChemicalMention"
         else:
             base = {"id": C, "type": "MedicalCondition",
-                    "exactMatch": vocab.iri("doid", number=t.doid) if t.doid else None}
+                    "exactMatch": _mint("doid", t.doid) if t.doid else None}
             mtype = "DiseaseMention"
         base.update({"label": t.name, "identifier": t.mesh, "source": "MeSH",
-                     "sameAs": vocab.iri("mesh_nlm", ui=t.mesh)})
+                     "sameAs": _mint("mesh_nlm", t.mesh)})
         entity(C, _drop_empty(base), M)
         nodes.append(_drop_empty({"id": M, "type": mtype, "partOf": F, "ocrWord": t.word,
                                   "lexiconMatch": t.match, "lexiconSource": t.source}))
@@ -144,7 +174,7 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
         "title": f("figtitle"), "titleName": f("figtitle"), "description": f("caption"),
         "organism": [taxon(o.taxid, o.name) for o in organisms if o.taxid],
         "organismName": [o.name for o in organisms],
-        "nerOrganism": [vocab.iri("taxon", taxid=o.taxid) for o in organisms
+        "nerOrganism": [_mint("taxon", o.taxid) for o in organisms
                         if o.taxid and o.ner_only],
         "references": article, "isPartOf": article, "img": image, "image": image,
         "seeAlso": see_also, "position": f("number"), "genre": f("figtype"),

@@ -1,31 +1,184 @@
-"""pyld is the JSON-LD processor of record: the fast pyoxigraph path must give the same graphs."""
+"""pyld is the JSON-LD processor of record: the fast engines must give the very same bytes.
+
+``oxigraph`` (pyoxigraph's JSON-LD parser on batches) and ``direct`` (front matter written from
+a table of the project context, blocks through pyoxigraph) are compared with ``pyld`` on every
+figure of the sample; tests/test_properties.py does the same for ``direct`` on generated figures.
+"""
 
 from __future__ import annotations
 
+import sys
+
+import pyoxigraph as ox
+import pytest
 from conftest import OLDER, SAMPLE, SEEDS
 from rdflib.compare import isomorphic
 
+from rdfexport import compact_nquads, graph, jsonld
+from rdfexport.compact_nquads import Unsupported, interpret, project_table, triples
 from rdfexport.pipeline import ExportOptions, build_graphs
+
+SAMPLES = ([SAMPLE, SEEDS], [OLDER / "276e5bbd"], [OLDER / "68c5be5b"])
+_CACHE: dict[tuple[str, str], dict[str, graph.FigureGraph]] = {}
 
 
 def _graphs(paths, engine):
-    items = list(build_graphs(paths, ExportOptions(engine=engine)))
-    assert not [i for i in items if isinstance(i, Exception)]
-    return {g.figure.figid: g for g in items}
+    key = (repr(paths), engine)
+    if key not in _CACHE:
+        items = list(build_graphs(paths, ExportOptions(engine=engine)))
+        assert not [i for i in items if isinstance(i, Exception)]
+        _CACHE[key] = {g.figure.figid: g for g in items}
+    return _CACHE[key]
 
 
-def test_fast_engine_gives_pyld_graphs_on_the_whole_sample():
-    for paths in ([SAMPLE, SEEDS], [OLDER / "276e5bbd"], [OLDER / "68c5be5b"]):
-        fast, reference = _graphs(paths, "oxigraph"), _graphs(paths, "pyld")
-        assert fast.keys() == reference.keys() and fast
-        for figid, graph in reference.items():
-            assert fast[figid].data == graph.data, figid
-            assert fast[figid].digest == graph.digest
+def test_engines_are_listed_with_direct_first():
+    assert graph.ENGINES[0] == graph.DEFAULT_ENGINE == "direct"
+    assert set(graph.ENGINES) == {"direct", "oxigraph", "pyld"}
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "direct"])
+@pytest.mark.parametrize("paths", SAMPLES, ids=["sample+seeds", "older-276e5bbd", "older-68c5be5b"])
+def test_fast_engines_give_pyld_bytes_on_the_whole_sample(engine, paths):
+    fast, reference = _graphs(paths, engine), _graphs(paths, "pyld")
+    assert fast.keys() == reference.keys() and fast
+    for figid, g in reference.items():
+        assert fast[figid].data == g.data, figid
+        assert fast[figid].digest == g.digest
+
+
+def test_direct_engine_needs_no_fallback_on_the_sample():
+    """The direct writer covers every figure of the sample by itself (no figure went to pyld)."""
+    graph.DIRECT_FALLBACKS.clear()
+    for paths in SAMPLES:
+        items = list(build_graphs(paths, ExportOptions(engine="direct")))
+        assert items and not [i for i in items if isinstance(i, Exception)]
+    assert sum(graph.DIRECT_FALLBACKS.values()) == 0, dict(graph.DIRECT_FALLBACKS)
 
 
 def test_isomorphic_by_rdflib_too():
     """Byte equality of canonical N-Quads implies isomorphism; check one the slow way anyway."""
-    fast = _graphs([SEEDS], "oxigraph")
     reference = _graphs([SEEDS], "pyld")
     (figid,) = reference
-    assert isomorphic(fast[figid].rdflib_graph(), reference[figid].rdflib_graph())
+    for engine in ("oxigraph", "direct"):
+        fast = _graphs([SEEDS], engine)
+        assert isomorphic(fast[figid].rdflib_graph(), reference[figid].rdflib_graph())
+
+
+def test_ntriples_are_the_quads_without_their_graph():
+    for g in _graphs([SAMPLE, SEEDS], "direct").values():
+        expected = ox.serialize([q.triple for q in g.quads], format=ox.RdfFormat.N_TRIPLES)
+        assert g.ntriples() == expected, g.figure.figid
+
+
+def test_project_context_is_read_whole():
+    table = project_table()
+    assert table.problem is None and not table.refused
+    context = jsonld.bundled_context(jsonld.PFOCR_CONTEXT_URL)["@context"]
+    terms = {k for k, v in context.items() if not k.startswith("@") and not str(v).startswith("@")}
+    assert terms <= table.predicates.keys()
+    assert table.ids == {"@id", "id"} and table.types == {"@type", "type"}
+    assert table.predicates["title"].suffix == "@en"
+    assert table.predicates["pathwayScore"].suffix == "^^<http://www.w3.org/2001/XMLSchema#decimal>"
+    assert table.predicates["url"].iri_valued
+
+
+def test_contexts_beyond_the_subset_are_refused():
+    assert interpret({"@vocab": "http://schema.org/"}).problem
+    assert interpret({"@base": "http://example.org/"}).problem
+    assert interpret({"@language": "en"}).problem
+    table = interpret({
+        "ex": "http://example.org/",
+        "list": {"@id": "ex:list", "@container": "@list"},
+        "vocab": {"@id": "ex:vocab", "@type": "@vocab"},
+        "reverse": {"@reverse": "ex:r"},
+        "unknownPrefix": "nope:x",
+        "both": {"@id": "ex:b", "@type": "ex:t", "@language": "en"},
+        "scoped": {"@id": "ex:s", "@context": {}},
+        "ok": {"@id": "ex:ok", "@container": "@set"},
+    })
+    assert set(table.refused) == {"list", "vocab", "reverse", "unknownPrefix", "both", "scoped"}
+    assert "ok" in table.predicates
+
+
+F = "https://pfocr.wikipathways.org/figures/PMC1__x.html"
+
+
+@pytest.mark.parametrize("node", [
+    {"id": F, "unknownKey": "x"},
+    {"id": F, "position": 3},  # numbers are left to a JSON-LD processor
+    {"id": F, "position": 3.5},
+    {"id": F, "position": True},
+    {"id": F, "position": ["a", ["b"]]},
+    {"id": F, "isPartOf": {"id": F}},  # a nested node
+    {"id": F, "title": {"@value": "x", "@language": "de"}},
+    {"id": F, "url": "relative/path"},
+    {"id": F, "url": "dc:compact"},
+    {"id": F, "url": "https://x.org/a b"},
+    {"id": F, "url": "https://x.org/a\u00a0b"},  # pyld's absolute-IRI test refuses Unicode spaces
+    {"id": F, "url": "https://x.org/%zz"},  # pyoxigraph refuses it
+    {"id": F, "type": "NotATerm"},
+    {"id": F, "type": "http://example.org/Class"},
+    {"id": "relative", "name": "x"},
+    {"name": "a blank node"},
+    {"id": F, "@id": F, "name": "two ids"},
+    {"id": F, "name": "lone \ud800 surrogate"},
+    {"id": F, "@context": {}},
+    ["not", "a", "node"],
+])
+def test_what_the_writer_does_not_interpret_is_refused(node):
+    with pytest.raises(Unsupported):
+        triples([node])
+
+
+def test_literals_are_written_as_pyoxigraph_writes_them():
+    """Every code point: printable text without quote or backslash goes verbatim, as pyoxigraph's
+    N-Quads serializer writes it; the rest through pyoxigraph itself."""
+    s, p = ox.NamedNode("http://a.org/s"), ox.NamedNode("http://a.org/p")
+    chars = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(chars), 50_000):
+        chunk = chars[start:start + 50_000]
+        values = [f"a{c}b" for c in chunk]
+        written = ox.serialize([ox.Triple(s, p, ox.Literal(v)) for v in values],
+                               format=ox.RdfFormat.N_TRIPLES).decode().split("\n")[:-1]
+        for value, line in zip(values, written, strict=True):
+            assert line == f"<http://a.org/s> <http://a.org/p> {compact_nquads._literal(value)} .", \
+                repr(value)
+
+
+def test_a_figure_the_writer_refuses_goes_through_pyld(monkeypatch):
+    """Fallback: the figure's nodes hold something unusual; the direct engine gives pyld's bytes
+    (computed by pyld itself) and counts the fallback."""
+    paths = [SEEDS]
+    reference = _graphs(paths, "pyld")
+    real = jsonld.figure_nodes
+
+    def unusual(fig):
+        return [*real(fig), {"id": fig.iri, "position": 7, "url": "relative/x"}]
+
+    monkeypatch.setattr(jsonld, "figure_nodes", unusual)
+    graph.DIRECT_FALLBACKS.clear()
+    items = list(build_graphs(paths, ExportOptions(engine="direct")))
+    pyld_items = list(build_graphs(paths, ExportOptions(engine="pyld")))
+    assert sum(graph.DIRECT_FALLBACKS.values()) == len(items) == 1
+    (got,), (expected,) = items, pyld_items
+    assert got.data == expected.data
+    assert got.data != next(iter(reference.values())).data  # the integer reached the RDF
+    assert b'"7"^^<http://www.w3.org/2001/XMLSchema#integer>' in got.data
+
+
+def test_blocks_pyoxigraph_rejects_go_through_pyld():
+    """A block the batch parser cannot read costs its figure the fast path, not its neighbours."""
+    paths = [SAMPLE]
+    figs = [g.figure for g in list(_graphs(paths, "pyld").values())[:6]]
+    bad = figs[2].__class__(**{**figs[2].__dict__, "block": {"@id": figs[2].iri,
+                                                            "@type": {"not": "a string"}}})
+    batch = [*figs[:2], bad, *figs[3:]]
+    built = graph.build_batch_direct(batch)
+    assert built[2] is None and all(b is not None for i, b in enumerate(built) if i != 2)
+    results = graph.build(batch, "direct")
+    expected = graph.build(batch, "pyld")
+    for got, ref in zip(results, expected, strict=True):
+        if isinstance(ref, Exception):
+            assert isinstance(got, Exception) and str(got) == str(ref)
+        else:
+            assert got.data == ref.data
