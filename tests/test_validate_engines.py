@@ -1,4 +1,4 @@
-"""pySHACL is the engine of record; shacl-rust (``--shacl-engine shacl-rust``) is offered only
+"""pySHACL is the engine of record; shacl-rust, the default engine for speed, is trusted only
 because these tests show it reports exactly the same results: on every figure of the sample,
 and on the whole sample with a violation of every shape planted into it."""
 

@@ -12,7 +12,13 @@ from rdfexport.cli import error, main, run, stderr_is_terminal
 from rdfexport.errors import ExitCode, InputError, UsageError
 from rdfexport.formats import FORMATS, Writer, guess_format
 from rdfexport.graph import ENGINES, ExportStats, FigureGraph, void_quads
-from rdfexport.pipeline import ExportOptions, build_graphs, parse_shard
+from rdfexport.pipeline import (
+    DEFAULT_SHACL_ENGINE,
+    SHACL_ENGINES,
+    ExportOptions,
+    build_graphs,
+    parse_shard,
+)
 from rdfexport.sources import Limits
 
 SEVERITIES = ("violation", "warning", "info")
@@ -43,7 +49,7 @@ def scale_options(f, progress: bool = True):
 def scaled(options: ExportOptions, jobs: int, shard: str | None, incremental: bool,
            cache: Path | None, default_cache: Path, validate: bool = False,
            shapes: Path | None = None, progress: bool = False,
-           shacl_engine: str | None = None) -> ExportOptions:
+           shacl_engine: str = DEFAULT_SHACL_ENGINE) -> ExportOptions:
     from dataclasses import replace
 
     from rdfexport.pipeline import default_jobs
@@ -86,11 +92,15 @@ def input_options(f):
                           type=click.Path(path_type=Path))(with_limits)
 
 
+def shacl_engine_option(f):
+    return click.option(
+        "--shacl-engine", type=click.Choice(SHACL_ENGINES), default=DEFAULT_SHACL_ENGINE,
+        show_default=True, help="SHACL engine: shacl-rust (fast) or pySHACL (of record); tests "
+                                "show both report the same results.")(f)
+
+
 def validation_options(f):
-    f = click.option("--shacl-engine", type=click.Choice(["pyshacl", "shacl-rust"]),
-                     default="pyshacl", show_default=True,
-                     help="SHACL engine: pySHACL (of record) or shacl-rust (same results, "
-                          "several times faster).")(f)
+    f = shacl_engine_option(f)
     f = click.option("--shapes", type=click.Path(exists=True, file_okay=False, path_type=Path),
                      default=None, help="Folder of SHACL shapes (default: the bundled ones).")(f)
     f = click.option("--fail-on", type=click.Choice(SEVERITIES), default="violation",

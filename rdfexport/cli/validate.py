@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from rdfexport.cli import error, main, run
-from rdfexport.cli.convert import SEVERITIES, export_options, input_options
+from rdfexport.cli.convert import SEVERITIES, export_options, input_options, shacl_engine_option
 from rdfexport.errors import ExitCode, OutputError
 
 
@@ -23,10 +23,7 @@ from rdfexport.errors import ExitCode, OutputError
               show_default=True, help="Exit 1 when findings reach this severity.")
 @click.option("--shapes", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Folder of SHACL shapes (*.ttl; default: the bundled ones).")
-@click.option("--shacl-engine", type=click.Choice(["pyshacl", "shacl-rust"]), default="pyshacl",
-              show_default=True,
-              help="SHACL engine: pySHACL (of record) or shacl-rust (faster; a test proves it "
-                   "reports the same results on the sample).")
+@shacl_engine_option
 def validate(paths, engine, limits, fmt, output, fail_on, shapes,
              shacl_engine):
     """Validate figure files, folders or site checkouts (PATH...) before publishing.
