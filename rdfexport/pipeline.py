@@ -45,6 +45,11 @@ TABLE_KINDS = ("genes", "chemicals", "diseases")
 INDEX_NAME = ".rdfexport-index.pickle"
 
 
+# shacl-rust first: the default (same results as pySHACL, the engine of record; ~25x faster).
+SHACL_ENGINES = ("shacl-rust", "pyshacl")
+DEFAULT_SHACL_ENGINE = SHACL_ENGINES[0]
+
+
 @dataclass(frozen=True)
 class ExportOptions:
     """How to export; frozen so that one value describes a whole run."""
@@ -56,7 +61,7 @@ class ExportOptions:
     shard: tuple[int, int] | None = None  # (k, n), 1 <= k <= n
     validate: bool = False  # validate in the workers; findings go to build_graphs(findings=)
     shapes: Path | None = None
-    shacl_engine: str | None = None
+    shacl_engine: str = DEFAULT_SHACL_ENGINE
     cache: Path | None = None  # folder of N-Quads packs + index (see the module docstring)
     incremental: bool = False  # reuse what the cache holds for unchanged figures
     cache_data: bool = True  # keep N-Quads packs; False: index only (load skips by digest)
@@ -173,9 +178,9 @@ def _worker_init(options: ExportOptions) -> None:
     _WORKER.clear()
     _WORKER["options"] = options
     if options.validate:
-        from rdfexport.validate import DEFAULT_ENGINE, Validator
+        from rdfexport.validate import Validator
 
-        _WORKER["validator"] = Validator(options.shapes, options.shacl_engine or DEFAULT_ENGINE)
+        _WORKER["validator"] = Validator(options.shapes, options.shacl_engine)
 
 
 def _signature(path: Path) -> tuple[str, int, int, int]:
@@ -216,11 +221,17 @@ def _work(sources: list[SourceFile]) -> list[_Built]:
         if isinstance(b.item, Figure):
             fig = b.item
             b.item = next(built)
-            if isinstance(b.item, FigureGraph) and validator is not None:
-                b.findings = validator.validate(b.item)
             if options.cache is not None:
                 b.deps = _deps_of(b.source, fig.figid)
         b.mtime = _mtime(b.source)
+    if validator is not None:
+        done = [b for b in out if isinstance(b.item, FigureGraph)]
+        if validator.batches:
+            findings = validator.validate_batch([b.item for b in done])  # type: ignore[misc]
+        else:
+            findings = [validator.validate(b.item) for b in done]  # type: ignore[arg-type]
+        for b, found in zip(done, findings, strict=True):
+            b.findings = found
     return out
 
 
@@ -392,7 +403,7 @@ class CachedGraph:
 
 def _options_key(options: ExportOptions) -> str:
     parts: list[str] = [__version__, options.engine, repr(options.limits), str(options.validate),
-                        str(options.shacl_engine) if options.validate else ""]
+                        options.shacl_engine if options.validate else ""]
     if options.validate:
         from rdfexport.validate import bundled_shapes_dir
 
