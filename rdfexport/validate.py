@@ -385,7 +385,7 @@ class _Owners:
             subjects = {line[1: line.index(b"> ")] for line in fg.data.split(b"\n") if line}
             for subject in subjects:
                 self.by_subject.setdefault(subject.decode("utf-8"), []).append(i)
-        self._triples: dict[int, set[Any]] = {}
+        self._triples: dict[int, set[bytes]] = {}
 
     def of(self, r: RawResult) -> list[int]:
         focus = str(r.focus)
@@ -396,13 +396,18 @@ class _Owners:
             return candidates
         import pyoxigraph as ox
 
-        triple = ox.Triple(_ox(r.focus), _ox(r.path), _ox(r.value))
+        triple = ox.serialize([ox.Triple(_ox(r.focus), _ox(r.path), _ox(r.value))],
+                              format=ox.RdfFormat.N_TRIPLES).removesuffix(b" .\n")
         holding = [i for i in candidates if triple in self._triples_of(i)]
         return holding or candidates
 
-    def _triples_of(self, i: int) -> set[Any]:
+    def _triples_of(self, i: int) -> set[bytes]:
+        """The figure's triples as N-Triples text without the final `` .`` (both sides are
+        pyoxigraph's canonical serialization, so equal triples are equal text). Kept here, not
+        on the figure graph, which goes through a pipe to the parent process."""
         if i not in self._triples:
-            self._triples[i] = set(self.fgs[i].triples)
+            self._triples[i] = {line[: line.rindex(b" <")]
+                                for line in self.fgs[i].data.split(b"\n") if line}
         return self._triples[i]
 
 
