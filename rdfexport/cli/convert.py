@@ -41,9 +41,12 @@ def scale_options(f, progress: bool = True):
     f = click.option("--shard", default=None, metavar="K/N",
                      help="Export only part K of N (by a hash of the file name), for N "
                           "machines.")(f)
-    f = click.option("-j", "--jobs", type=click.IntRange(0), default=0, show_default=True,
-                     help="Worker processes (0: one per core).")(f)
-    return f
+    return jobs_option(f)
+
+
+def jobs_option(f):
+    return click.option("-j", "--jobs", type=click.IntRange(0), default=0, show_default=True,
+                        help="Worker processes (0: one per core).")(f)
 
 
 def scaled(options: ExportOptions, jobs: int, shard: str | None, incremental: bool,

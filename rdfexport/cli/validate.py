@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from rdfexport.cli import error, main, run
-from rdfexport.cli.convert import SEVERITIES, export_options, input_options, shacl_engine_option
+from rdfexport.cli.convert import (
+    SEVERITIES,
+    export_options,
+    input_options,
+    jobs_option,
+    shacl_engine_option,
+)
 from rdfexport.errors import ExitCode, OutputError
 
 
@@ -24,8 +31,9 @@ from rdfexport.errors import ExitCode, OutputError
 @click.option("--shapes", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Folder of SHACL shapes (*.ttl; default: the bundled ones).")
 @shacl_engine_option
+@jobs_option
 def validate(paths, engine, limits, fmt, output, fail_on, shapes,
-             shacl_engine):
+             shacl_engine, jobs):
     """Validate figure files, folders or site checkouts (PATH...) before publishing.
 
     Exit status: 0 no finding at or above --fail-on, 1 findings at or above it, 2 unreadable
@@ -38,8 +46,8 @@ def validate(paths, engine, limits, fmt, output, fail_on, shapes,
 
         threshold = Severity.parse(fail_on)
         validator = Validator(shapes, engine=shacl_engine)
-        outcome = validate_paths(paths, export_options(engine, limits),
-                                 validator)
+        options = replace(export_options(engine, limits), jobs=jobs)
+        outcome = validate_paths(paths, options, validator)
         for err in outcome.errors:
             error(f"error: {err.message}")
         text = report.render(fmt, outcome.findings, outcome.figures, threshold)
