@@ -21,14 +21,16 @@ from rdfexport.errors import ExitCode, StoreError
 from rdfexport.stores import open_store
 from rdfexport.stores.base import STATE_GRAPH, LoadStats, staging_graph
 
-KINDS = ["embedded", "oxigraph", "virtuoso"]
+KINDS = ["embedded", "embedded-bulk", "oxigraph", "virtuoso"]
 FIGURES = "https://pfocr.wikipathways.org/figures/"
 
 
 @pytest.fixture(params=KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = open_test_store(request.param, request, tmp_path)
+    s = open_test_store(request.param.removesuffix("-bulk"), request, tmp_path)
     s.batch_figures = 3  # several batches even in small tests
+    if request.param == "embedded-bulk":
+        s.small_batch = 0  # every batch through bulk_load, as a large load writes
     yield s
     s.close()
 

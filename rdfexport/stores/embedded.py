@@ -105,6 +105,13 @@ class EmbeddedStore(BaseStore):
     # fastest); a batch holds at most ~120 MB of N-Quads.
     batch_figures = 20_000
     batch_triples = 500_000
+    # A batch smaller than this goes in with one transactional ``extend``. A ``bulk_load`` writes
+    # a new level-0 file per index (and first flushes the memtable holding the removed graphs,
+    # more level-0 files): for a few changed figures that is ~20 files, each of which RocksDB
+    # must compact into the whole index (Oxigraph compacts level 0 from 2 files on), and a short
+    # run never lives long enough for that compaction to finish, so files pile up until a write
+    # or the flush on close waits for one (seconds at 10,000 figures, more at 100,000).
+    small_batch = 50_000
 
     def __init__(self, path: str | Path | None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else None
@@ -153,7 +160,6 @@ class EmbeddedStore(BaseStore):
 
     # -- writing -----------------------------------------------------------------------------
     def write_batch(self, batch: list[tuple[GraphLike, bool]]) -> None:
-        data: list[bytes] = []
         state: list[ox.Quad] = []
         for fg, existed in batch:
             node = ox.NamedNode(fg.iri)
@@ -161,8 +167,12 @@ class EmbeddedStore(BaseStore):
                 self._forget(fg.iri)  # state first: an interrupted replacement is redone
             if existed or self.store.contains_named_graph(node):  # also a half-loaded leftover
                 self.store.remove_graph(node)
-            data.append(fg.nquads())
             state.extend(state_quads(fg.iri, fg.digest, size(fg)))
+        if sum(size(fg) for fg, _ in batch) < self.small_batch:
+            # One transaction, graphs and their state together, into the memtable.
+            self.store.extend([q for fg, _ in batch for q in fg.quads] + state)
+            return
+        data = [fg.nquads() for fg, _ in batch]
         self.store.bulk_load(io.BufferedReader(_Chunks(data), 1 << 20),
                              format=ox.RdfFormat.N_QUADS)
         self.store.extend(state)
