@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from functools import cache, cached_property
 from itertools import compress, islice
 from operator import ne
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -157,37 +158,85 @@ def build_batch_oxigraph(figs: Sequence[Figure]) -> list[FigureGraph]:
 
 def _block_nquads(figs: Sequence[Figure]) -> list[bytes | None]:
     """Each figure's schema-jsonld block as N-Quads in its graph (b"" without a block), through
-    pyoxigraph's JSON-LD parser in one document for the batch; None when the parser rejects the
-    block (pyld gives the verdict then)."""
-    blocks = [json.dumps(f.block) if f.block is not None else None for f in figs]
-    texts = [None if b is None else f'{{"@id":{json.dumps(f.iri)},"@graph":[{b}]}}'
-             for f, b in zip(figs, blocks, strict=True)]
+    pyoxigraph's JSON-LD parser in one document for the batch; None for a block that is not
+    plain JSON-LD (``_plain_block``) or that the parser rejects: pyld reads those."""
+    out: list[bytes | None] = [b""] * len(figs)
+    texts: dict[int, str] = {}
+    for i, f in enumerate(figs):
+        if f.block is None:
+            continue
+        if not _plain_block(f.block):
+            out[i] = None
+            continue
+        texts[i] = f'{{"@id":{json.dumps(f.iri)},"@graph":[{json.dumps(f.block)}]}}'
     counts: dict[str, int] = defaultdict(int)
     for f in figs:
         counts[f.iri] += 1
-    # Parsed alone: a block with its own @graph or @context (it could write into the graph of
-    # another figure of the batch), and figures whose IRI is not unique in the batch.
-    alone = [b is not None and (counts[f.iri] > 1 or "@graph" in b or "@context" in b)
-             for f, b in zip(figs, blocks, strict=True)]
-    together = [t for t, a in zip(texts, alone, strict=True) if t is not None and not a]
-    groups: dict[str, bytes] | None = None
+    together = [i for i in texts if counts[figs[i].iri] == 1]
+    alone = [i for i in texts if counts[figs[i].iri] > 1]  # two figures, one graph name
     if together:
         try:
-            groups = _parse_blocks(together)
+            groups = _parse_blocks([texts[i] for i in together])
         except (SyntaxError, ValueError):
-            groups = None  # find the block at fault one by one
-    out: list[bytes | None] = []
-    for f, t, a in zip(figs, texts, alone, strict=True):
-        if t is None:
-            out.append(b"")
-        elif groups is not None and not a:
-            out.append(groups.get(f.iri, b""))
+            alone += together  # find the block at fault one by one
         else:
-            try:
-                out.append(_parse_blocks([t]).get(f.iri, b""))
-            except (SyntaxError, ValueError):
-                out.append(None)
+            for i in together:
+                out[i] = groups.get(figs[i].iri, b"")
+    for i in alone:
+        try:
+            out[i] = _parse_blocks([texts[i]]).get(figs[i].iri, b"")
+        except (SyntaxError, ValueError):
+            out[i] = None
     return out
+
+
+_SCHEMA_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@cache
+def _schema_keywords() -> tuple[dict[str, str], frozenset[str]]:
+    """The schema.org context's aliases of @id/@type, and its terms whose strings are IRIs."""
+    context = jsonld.bundled_context(jsonld.SCHEMA_CONTEXT_URL)["@context"]
+    aliases = {k: v for k, v in context.items() if v in ("@id", "@type")}
+    iri_terms = frozenset(k for k, v in context.items()
+                          if isinstance(v, dict) and v.get("@type") in ("@id", "@vocab"))
+    return {"@id": "@id", "@type": "@type", **aliases}, iri_terms
+
+
+def _plain_block(node: dict[str, Any]) -> bool:
+    """Is this block in the plain JSON-LD that pyoxigraph and pyld read alike? Nodes with
+    absolute http(s) @id, @type names or IRIs, schema.org terms (or plain names under its
+    @vocab) holding text, IRIs where the term wants one, nested nodes. Not plain, and so left to
+    pyld: numbers, booleans, nulls, relative IRIs, other keywords (@context, @graph, @list,
+    @value...), compact-IRI keys, lone surrogates. (pyoxigraph drops relative IRIs that pyld
+    resolves against its default base, for one.)"""
+    keywords, iri_terms = _schema_keywords()
+    for key, value in node.items():
+        keyword = keywords.get(key)
+        if keyword == "@id":
+            if type(value) is not str or compact_nquads._checked_iri(value) is None:
+                return False
+            continue
+        if keyword == "@type":
+            for v in value if type(value) is list else (value,):
+                if type(v) is not str or not (_SCHEMA_TERM.fullmatch(v)
+                                              or compact_nquads._checked_iri(v)):
+                    return False
+            continue
+        if not _SCHEMA_TERM.fullmatch(key):
+            return False
+        iri_valued = key in iri_terms
+        for v in value if type(value) is list else (value,):
+            if type(v) is str:
+                if iri_valued:
+                    if compact_nquads._checked_iri(v) is None:
+                        return False
+                elif not v.isprintable() and _SURROGATE.search(v):
+                    return False
+            elif type(v) is not dict or not _plain_block(v):
+                return False
+    return True
 
 
 def _parse_blocks(texts: Sequence[str]) -> dict[str, bytes]:
@@ -205,6 +254,10 @@ def _schema_context_json() -> str:
     return json.dumps(jsonld.bundled_context(jsonld.SCHEMA_CONTEXT_URL)["@context"])
 
 
+# Figures the direct engine handed to pyld, by what it left to pyld; tests read it.
+DIRECT_FALLBACKS: dict[str, int] = defaultdict(int)
+
+
 def build_batch_direct(figs: Sequence[Figure]) -> list[FigureGraph | None]:
     """The direct engine: front matter written from the context table, blocks parsed in one
     batch. None for a figure the direct path does not cover: the caller runs pyld on it."""
@@ -212,10 +265,13 @@ def build_batch_direct(figs: Sequence[Figure]) -> list[FigureGraph | None]:
     for fig, block in zip(figs, _block_nquads(figs), strict=True):
         try:
             if block is None:
-                raise compact_nquads.Unsupported("pyoxigraph rejects the schema-jsonld block")
+                DIRECT_FALLBACKS["schema-jsonld block"] += 1
+                out.append(None)
+                continue
             g = b" " + compact_nquads._iri(fig.iri) + b" .\n"
             lines = compact_nquads.triples(jsonld.figure_nodes(fig))
         except Exception:  # Unsupported, or figure_nodes fails: pyld gives the verdict
+            DIRECT_FALLBACKS["front matter"] += 1
             out.append(None)
             continue
         if block:
@@ -246,10 +302,6 @@ def _canonical(fig: Figure, g: bytes, triples: list[bytes]) -> FigureGraph:
     return FigureGraph(fig, fig.iri, data, hashlib.sha256(data).hexdigest())
 
 
-# Figures the direct engine handed to pyld, by reason class; tests read it.
-DIRECT_FALLBACKS: dict[str, int] = defaultdict(int)
-
-
 def _one(fig: Figure, engine: str) -> FigureGraph | InputError:
     try:
         return build_one_pyld(fig) if engine == "pyld" else build_batch_oxigraph([fig])[0]
@@ -265,7 +317,6 @@ def build(figs: Sequence[Figure], engine: str = DEFAULT_ENGINE) -> list[FigureGr
     """Graphs for a batch of figures; a figure that cannot be converted becomes an error item."""
     if engine == "direct":
         built = build_batch_direct(figs)
-        DIRECT_FALLBACKS["pyld"] += built.count(None)
         return [fg if fg is not None else _one(fig, "pyld")
                 for fig, fg in zip(figs, built, strict=True)]
     if engine == "oxigraph" and len(figs) > 1 and len({f.iri for f in figs}) == len(figs):

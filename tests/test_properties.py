@@ -220,3 +220,39 @@ def test_mutated_tables_give_rdf_or_one_clear_error(count, fmt, data, tmp_path_f
             outcome = "graph"
         key = f"tables:{outcome}"
         conftest.PROPERTY_EXAMPLES[key] = conftest.PROPERTY_EXAMPLES.get(key, 0) + 1
+
+
+@settings(FAST, max_examples=max(10, settings().max_examples // 3))  # pyld is slow
+@given(count=FILES_PER_RUN, unicode=st.booleans(), data=st.data())
+def test_direct_engine_gives_pyld_bytes_on_generated_figures(count, unicode, data,
+                                                            tmp_path_factory):
+    """The direct engine against pyld, the JSON-LD processor of record, on generated front matter
+    (with the figure's `_data` tables, mutated or not): the same graph bytes, or the same error,
+    for every file."""
+    tmp = tmp_path_factory.mktemp("engines")
+    named = []
+    for i in range(count):
+        name, fields = data.draw(front_matter())
+        text = "---\n" + yaml.safe_dump(fields, allow_unicode=unicode, sort_keys=False) + "---\n"
+        named.append((name, unique(name, text.encode("utf-8"), i)))
+        for table in TABLES[name]:
+            raw = table.read_bytes()
+            if data.draw(st.booleans()):
+                raw = mutation(raw, data.draw)
+            (tmp / "_data").mkdir(exist_ok=True)
+            (tmp / "_data" / f"{name[:-3]}-{i}{table.name[len(name) - 3:]}").write_bytes(raw)
+    _, paths = write_files(tmp, named)
+    direct = list(build_graphs([tmp], ExportOptions(engine="direct")))
+    reference = list(build_graphs([tmp], ExportOptions(engine="pyld")))
+    assert len(direct) == len(reference) == len(paths)
+    for got, expected in zip(direct, reference, strict=True):
+        assert type(got) is type(expected), (got, expected)
+        if isinstance(expected, InputError):
+            assert str(got) == str(expected)
+            outcome = "error"
+        else:
+            assert got.data == expected.data, expected.figure.path
+            assert got.digest == expected.digest
+            outcome = "graph"
+        key = f"engines:{outcome}"
+        conftest.PROPERTY_EXAMPLES[key] = conftest.PROPERTY_EXAMPLES.get(key, 0) + 1
