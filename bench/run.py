@@ -5,8 +5,8 @@
 Steps (each runs one command as a subprocess and measures it):
 
     nq-100k, ttl-100k          convert to N-Quads / Turtle, no validation, 100k figures
-    nq-100k-validate           convert to N-Quads with validation (long: see RESULTS.md)
-    nq-10k, nq-10k-validate    the same at 10k figures (memory at 10k vs 100k)
+    nq-100k-validate, ttl-100k-validate   the same with validation (the default of convert)
+    nq-10k, nq-10k-validate, ttl-10k...   the same at 10k figures (memory at 10k vs 100k)
     validate-small             convert with validation on --site-small (per-figure cost)
     naive                      bench/naive.py on the first --naive-figures of --site-small
     load-10k                   `rdfexport load` into a fresh embedded store
@@ -145,7 +145,8 @@ def machine() -> dict:
     from importlib.metadata import version
 
     for mod, dist in (("pyoxigraph", "pyoxigraph"), ("rdflib", "rdflib"), ("pyld", "PyLD"),
-                      ("pyshacl", "pyshacl"), ("yaml", "PyYAML")):
+                      ("pyshacl", "pyshacl"), ("shacl_rust", "shacl-rust"),
+                      ("yaml", "PyYAML")):
         try:
             versions[mod] = version(dist)
         except Exception:
@@ -167,8 +168,7 @@ def run_step(step: str, a: argparse.Namespace) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     big, ten, small = str(a.site_100k), str(a.site_10k), str(a.site_small)
     jobs = ["--jobs", str(a.jobs)] if a.jobs else []
-    if step in ("nq-100k", "ttl-100k", "nq-10k", "nq-100k-validate", "nq-10k-validate",
-                "jobs1-10k"):
+    if re.fullmatch(r"(nq|ttl)-(100k|10k)(-validate)?|jobs1-10k", step):
         site = big if "100k" in step else ten
         out = work / ("out.ttl" if step.startswith("ttl") else "out.nq")
         val = "--validate" if step.endswith("validate") else "--no-validate"
@@ -228,7 +228,8 @@ def render(results: dict, path: Path) -> None:
         "",
         (f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('ram_gb')} GB RAM; "
         f"Python {m.get('python')}; pyoxigraph {m.get('pyoxigraph')}, rdflib {m.get('rdflib')}, "
-        f"pyld {m.get('pyld')}, pySHACL {m.get('pyshacl')}; {m.get('os')}."),
+        f"pyld {m.get('pyld')}, pySHACL {m.get('pyshacl')}, shacl-rust {m.get('shacl_rust')}; "
+        f"{m.get('os')}."),
         "",
         ("| step | figures | wall s | CPU s | figures/s | triples/s | CPU ms/figure | peak RSS, "
         "tree (MB) | exit | load before | ended |"),
