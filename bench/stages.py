@@ -76,8 +76,8 @@ def main() -> None:
     built = [g for g in graphs if isinstance(g, graph.FigureGraph)]
     stage("  FigureGraph.ntriples()", lambda: [g.ntriples() for g in built], r)
     stage("  (N-Triples by pyoxigraph: parse the N-Quads, serialize)", lambda: [
-        ox.serialize(ox.parse(g.data, format=ox.RdfFormat.N_QUADS), format=ox.RdfFormat.N_TRIPLES)
-        for g in built], r)
+        ox.serialize((q.triple for q in ox.parse(g.data, format=ox.RdfFormat.N_QUADS)),
+                     format=ox.RdfFormat.N_TRIPLES) for g in built], r)
     _worker_init(ExportOptions(engine=a.engine))
     results = stage("pipeline._work (a worker's whole job)", lambda: _work(sources))
     blob = stage("pickle a worker's results", lambda: pickle.dumps(results, protocol=5))

@@ -216,14 +216,42 @@ def _literal(value: str) -> str:
         raise Unsupported(f"cannot write the string {value!r}") from err
 
 
+class _Term:
+    """One term in the writer's form, with the "<predicate> object" texts of values seen."""
+
+    __slots__ = ("cache", "iri_valued", "predicate", "suffix", "text")
+
+    def __init__(self, p: Predicate) -> None:
+        self.text = p.text[1:]  # "<p> "
+        self.predicate = self.text.encode()
+        self.iri_valued = p.iri_valued
+        self.suffix = p.suffix
+        self.cache: dict[str, bytes] = {}
+
+    def po(self, value: Any) -> bytes | None:
+        """b"<p> object" for one value; None for null (JSON-LD drops it)."""
+        if type(value) is str:
+            if self.iri_valued:
+                po = self.predicate + _iri(value)
+            else:
+                po = f"{self.text}{_literal(value)}{self.suffix}".encode()
+            if len(value) <= 100:  # short values repeat (sources, counts, symbols, genes)
+                if len(self.cache) >= 20_000:
+                    self.cache.clear()
+                self.cache[value] = po
+            return po
+        if value is None:
+            return None
+        if type(value) is dict and len(value) == 1 and type(value.get("@value")) is str:
+            return f"{self.text}{_literal(value['@value'])}".encode()  # never coerced
+        raise Unsupported(f"value {value!r}")
+
+
 @cache
-def _compiled(table: ContextTable) -> tuple[dict[str, tuple[bytes, str, bool, str]],
-                                            dict[str, bytes]]:
-    """The table in the writer's form: term -> (b" <p> ", " <p> ", iri-valued, literal suffix);
-    @type term -> b" <rdf:type> <class>"."""
-    preds = {k: (p.encoded, p.text, p.iri_valued, p.suffix) for k, p in table.predicates.items()}
-    types = {k: f" {RDF_TYPE} {c}".encode() for k, c in table.classes.items()}
-    return preds, types
+def _compiled(table: ContextTable) -> tuple[dict[str, _Term], dict[str, bytes]]:
+    """The table in the writer's form: term -> _Term; @type term -> b"<rdf:type> <class>"."""
+    types = {k: f"{RDF_TYPE} {c}".encode() for k, c in table.classes.items()}
+    return {k: _Term(p) for k, p in table.predicates.items()}, types
 
 
 def triples(nodes: Iterable[Any], table: ContextTable | None = None) -> list[bytes]:
@@ -235,8 +263,7 @@ def triples(nodes: Iterable[Any], table: ContextTable | None = None) -> list[byt
     if t.problem:
         raise Unsupported(t.problem)
     ids, types = tuple(t.ids), t.types
-    preds, type_texts = _compiled(t)
-    iris = _IRIS
+    terms, type_texts = _compiled(t)
     out: list[bytes] = []
     append = out.append
     for node in nodes:
@@ -245,11 +272,10 @@ def triples(nodes: Iterable[Any], table: ContextTable | None = None) -> list[byt
         found = [k for k in ids if k in node]
         if len(found) != 1:
             raise Unsupported("a node without exactly one @id")
-        s = _iri(node[found[0]])
-        s_text = None
+        s = _iri(node[found[0]]) + b" "
         for key, value in node.items():
-            p = preds.get(key)
-            if p is None:
+            term = terms.get(key)
+            if term is None:
                 if key in ids:
                     continue
                 if key not in types:
@@ -260,26 +286,15 @@ def triples(nodes: Iterable[Any], table: ContextTable | None = None) -> list[byt
                         raise Unsupported(f"@type {v!r} is not a term")
                     append(s + c)
                 continue
-            sp, ptext, iri_valued, suffix = p
-            sp = s + sp
-            for v in value if type(value) is list else (value,):
-                if type(v) is str:
-                    if iri_valued:
-                        append(sp + (iris.get(v) or _iri(v)))
-                        continue
-                    if s_text is None:
-                        s_text = s.decode()
-                    if v.isprintable() and '"' not in v and "\\" not in v:
-                        append(f'{s_text}{ptext}"{v}"{suffix}'.encode())
-                    else:
-                        append(f"{s_text}{ptext}{_literal(v)}{suffix}".encode())
-                elif v is None:  # JSON-LD drops nulls
-                    continue
-                elif type(v) is dict and len(v) == 1 and type(v.get("@value")) is str:
-                    if s_text is None:
-                        s_text = s.decode()
-                    # a value object is never coerced
-                    append(f"{s_text}{ptext}{_literal(v['@value'])}".encode())
-                else:
-                    raise Unsupported(f"key {key!r}: value {v!r}")
+            known = term.cache
+            if type(value) is str:
+                po = known.get(value) or term.po(value)
+                append(s + po)
+                continue
+            if type(value) is not list:
+                value = (value,)
+            for v in value:
+                po = (known.get(v) if type(v) is str else None) or term.po(v)
+                if po is not None:
+                    append(s + po)
     return out

@@ -54,9 +54,14 @@ class FigureGraph:
         return self.data
 
     def ntriples(self) -> bytes:
-        """The same triples as canonical N-Triples: each line without its graph name (the last
-        term of every line, and the only place `` <iri> .`` + newline can occur)."""
-        return self.data.replace(f" <{self.iri}> .\n".encode(), b" .\n")
+        """The same triples as canonical N-Triples: each line without its graph name, which
+        ends every line (all quads are in graph ``iri``; literals hold no raw newline)."""
+        if not self.data:
+            return b""
+        cut = len(self.iri.encode()) + 5  # " <iri> ." after the triple
+        lines = self.data.split(b"\n")
+        # the piece after the last newline is empty: the join ends with " .\n"
+        return b" .\n".join([line[:-cut] for line in lines])
 
     @cached_property
     def quads(self) -> tuple[ox.Quad, ...]:

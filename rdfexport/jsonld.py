@@ -139,15 +139,20 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
             T = taxon(g.taxid) if g.taxid else None
             human = g.symbol and g.taxid == vocab.HUMAN_TAXID
             hgnc = _mint("hgnc_symbol", g.symbol) if human else None
-            entity(G, _drop_empty({
-                "id": G, "type": list(gene_type), "label": g.symbol, "name": g.symbol,
-                "identifier": g.gene_id, "dcIdentifier": G, "source": "Entrez Gene",
-                "bdbEntrezGene": G, "bdbHgncSymbol": hgnc, "taxonomicRange": T, "partOf": F}), M)
+            gene = {"id": G, "type": list(gene_type), "label": g.symbol, "name": g.symbol,
+                    "identifier": g.gene_id, "dcIdentifier": G, "source": "Entrez Gene",
+                    "bdbEntrezGene": G, "bdbHgncSymbol": hgnc, "taxonomicRange": T, "partOf": F}
+            for k in _GENE_OPTIONAL:  # _drop_empty, where a value can be empty (str or None)
+                if not gene[k]:
+                    del gene[k]
+            entity(G, gene, M)
         mention = {"id": M, "type": "GeneMention", "partOf": F, "ocrWord": g.word,
                    "lexiconMatch": g.match, "lexiconSource": g.source}
         for k, v in g.counts:
             mention[_COUNT_TERMS[k]] = v
-        nodes.append(_drop_empty(mention))
+        for k in [k for k in mention if not mention[k]]:  # _drop_empty: every value is a str
+            del mention[k]
+        nodes.append(mention)
 
     for t in (*fig.chemicals, *fig.diseases):
         C = _mint("mesh", t.mesh)
@@ -214,6 +219,7 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
     return nodes
 
 
+_GENE_OPTIONAL = ("label", "name", "identifier", "bdbHgncSymbol", "taxonomicRange")
 _COUNT_TERMS = {"count_direct": "countDirect", "count_synonym": "countSynonym",
                 "count_match": "countMatch"}
 
