@@ -132,6 +132,9 @@ def _describe(ch: str) -> str:
 
 def clean_scalar(value: Any) -> str | None:
     """A front-matter scalar as text, or None for absent values and R's NA markers."""
+    if type(value) is str:  # the usual case, first
+        value = value.strip()
+        return None if value in vocab.NA_MARKERS else value
     if value is None or isinstance(value, (dict, list)):
         return None
     if isinstance(value, bool):
@@ -277,7 +280,11 @@ def _list_of_mappings(data: dict[str, Any], key: str, b: _Builder) -> list[dict[
 
 
 def _text(row: dict[str, Any], key: str) -> str:
-    return clean_scalar(row.get(key)) or ""
+    value = row.get(key)
+    if type(value) is str:  # as clean_scalar, inline: called for every cell of every table
+        value = value.strip()
+        return "" if value in vocab.NA_MARKERS else value
+    return clean_scalar(value) or ""
 
 
 def _gene_mentions(data: dict[str, Any], site: Site | None, figid: str, b: _Builder,
@@ -292,29 +299,55 @@ def _gene_mentions(data: dict[str, Any], site: Site | None, figid: str, b: _Buil
         _add_gene(found, mention, b, "genes")
     table = site.table(figid, "genes") if site else None
     if table is not None:
+        where = str(table)
+        na = vocab.NA_MARKERS
+        is_gene_id = vocab.is_gene_id
         for row in read_table(table, b.limits):
-            taxid = _text(row, "organism_id")
-            name = _text(row, "organism_name")
-            if taxid.isdigit() and name:
-                taxa.setdefault(name, taxid)
-            counts = tuple((k, row[k]) for k in ("count_direct", "count_synonym", "count_match")
-                           if k in row and row[k].isdigit())
-            mention = GeneMention(_text(row, "ncbigene_id"), clean_scalar(row.get(
-                "ncbigene_symbol")), _text(row, "word"), _text(row, "match"),
-                _text(row, "source"), taxid if taxid.isdigit() else None, counts)
-            _add_gene(found, mention, b, str(table))
+            # read_table's cells are stripped text, so _text(row, k) is the cell, "" for NA
+            get = row.get
+            taxid = get("organism_id", "")
+            if taxid in na:
+                taxid = ""
+            if taxid.isdigit():
+                name = get("organism_name", "")
+                if name and name not in na:
+                    taxa.setdefault(name, taxid)
+            gene_id = get("ncbigene_id", "")
+            word = get("word", "")
+            if word in na:
+                word = ""
+            if not is_gene_id(gene_id):  # NA markers are not gene ids either
+                _drop_gene("" if gene_id in na else gene_id, word, b, where)
+                continue
+            match = get("match", "")
+            source = get("source", "")
+            key = (gene_id, word, "" if match in na else match, "" if source in na else source)
+            if key in found:  # the first mention of a gene, word, match and source is kept
+                continue
+            counts = tuple([(k, row[k]) for k in _COUNTS if k in row and row[k].isdigit()])
+            symbol = get("ncbigene_symbol")
+            found[key] = GeneMention(gene_id, None if symbol is None or symbol in na else symbol,
+                                     word, key[2], key[3], taxid if taxid.isdigit() else None,
+                                     counts)
     return list(found.values())
+
+
+_COUNTS = ("count_direct", "count_synonym", "count_match")
 
 
 def _add_gene(found: dict[tuple[Any, ...], GeneMention], m: GeneMention, b: _Builder,
               where: str) -> None:
     if not vocab.is_gene_id(m.gene_id):
-        if m.gene_id:
-            b.repair("genes", f"dropped gene mention {m.word!r}: id {m.gene_id!r} from {where} "
-                              "is not an NCBI Gene id")
+        _drop_gene(m.gene_id, m.word, b, where)
         return
     key = (m.gene_id, m.word, m.match, m.source)
     found.setdefault(key, m)
+
+
+def _drop_gene(gene_id: str, word: str, b: _Builder, where: str) -> None:
+    if gene_id:
+        b.repair("genes", f"dropped gene mention {word!r}: id {gene_id!r} from {where} "
+                          "is not an NCBI Gene id")
 
 
 def _term_mentions(data: dict[str, Any], site: Site | None, figid: str,
@@ -324,7 +357,8 @@ def _term_mentions(data: dict[str, Any], site: Site | None, figid: str,
         rows: list[tuple[dict[str, Any], str]] = [(r, key) for r in _list_of_mappings(data, key, b)]
         table = site.table(figid, key) if site else None
         if table is not None:
-            rows.extend((r, str(table)) for r in read_table(table, b.limits))
+            where = str(table)
+            rows.extend((r, where) for r in read_table(table, b.limits))
         for row, where in rows:
             ident = _text(row, "mesh") or _text(row, "identifier")
             ui = vocab.mesh_ui(ident)
@@ -352,10 +386,12 @@ def _check_no_contexts(value: Any, b: _Builder) -> None:
                     f"schema-jsonld holds a nested {k}; only the top-level schema.org context "
                     "is allowed", path=b.path, line=b.lines.get("schema-jsonld"),
                     fix="remove it: nothing is fetched, contexts ship with rdfexport")
-            _check_no_contexts(v, b)
+            if type(v) is not str:  # text holds no context: skip the call
+                _check_no_contexts(v, b)
     elif isinstance(value, list):
         for v in value:
-            _check_no_contexts(v, b)
+            if type(v) is not str:
+                _check_no_contexts(v, b)
 
 
 def _json_value(value: Any, where: str, b: _Builder) -> Any:
@@ -369,13 +405,14 @@ def _json_value(value: Any, where: str, b: _Builder) -> Any:
             if _is_na_text(v):
                 b.repair(_top(where), f"{where}: removed the NA marker {v!r} of {k!r}")
                 continue
-            out[k] = _json_value(v, where, b)
+            out[k] = v if type(v) is str else _json_value(v, where, b)  # text is kept as it is
         return out
     if isinstance(value, list):
-        kept = [v for v in value if not _is_na_text(v)]
+        na = vocab.NA_MARKERS
+        kept = [v for v in value if not (v.strip() in na if type(v) is str else _is_na_text(v))]
         if len(kept) != len(value):
             b.repair(_top(where), f"{where}: removed {len(value) - len(kept)} NA marker(s)")
-        return [_json_value(v, where, b) for v in kept]
+        return [v if type(v) is str else _json_value(v, where, b) for v in kept]
     if isinstance(value, (dt.datetime, dt.date)):
         b.repair(_top(where), f"{where}: YAML read {value} as a date; kept as the text "
                               f"{value.isoformat()!r}")
@@ -435,9 +472,11 @@ def _repair_block(block: Any, iri: str, fields: dict[str, str],
     keywords = block.get("keywords")
     if keywords is not None:
         items = keywords if isinstance(keywords, list) else [keywords]
-        kept = [k for k in items if not (isinstance(k, str) and vocab.is_na(k)) and k is not None
-                and not isinstance(k, bool)]
-        kept = [str(k) if isinstance(k, (int, float)) else k for k in kept]
+        na = vocab.NA_MARKERS
+        kept = [k for k in items if (k.strip() not in na if type(k) is str else not (
+            isinstance(k, str) and vocab.is_na(k)) and k is not None and not isinstance(k, bool))]
+        kept = [k if type(k) is str else str(k) if isinstance(k, (int, float)) else k
+                for k in kept]
         if len(kept) != len(items):
             b.repair(f"{key}.keywords", f"removed {len(items) - len(kept)} NA marker(s) from "
                                         "the keywords")
