@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from itertools import compress, islice
 from operator import ne
 from typing import Any
@@ -167,10 +167,11 @@ def _block_nquads(figs: Sequence[Figure]) -> list[bytes | None]:
     plain JSON-LD (``_plain_block``) or that the parser rejects: pyld reads those."""
     out: list[bytes | None] = [b""] * len(figs)
     texts: dict[int, str] = {}
+    used: set[str] = set()
     for i, f in enumerate(figs):
         if f.block is None:
             continue
-        if not _plain_block(f.block):
+        if not _plain_block(f.block, used):
             out[i] = None
             continue
         texts[i] = f'{{"@id":{json.dumps(f.iri)},"@graph":[{json.dumps(f.block)}]}}'
@@ -179,9 +180,10 @@ def _block_nquads(figs: Sequence[Figure]) -> list[bytes | None]:
         counts[f.iri] += 1
     together = [i for i in texts if counts[figs[i].iri] == 1]
     alone = [i for i in texts if counts[figs[i].iri] > 1]  # two figures, one graph name
+    context = _schema_context_json(frozenset(used))
     if together:
         try:
-            groups = _parse_blocks([texts[i] for i in together])
+            groups = _parse_blocks([texts[i] for i in together], context)
         except (SyntaxError, ValueError):
             alone += together  # find the block at fault one by one
         else:
@@ -189,10 +191,45 @@ def _block_nquads(figs: Sequence[Figure]) -> list[bytes | None]:
                 out[i] = groups.get(figs[i].iri, b"")
     for i in alone:
         try:
-            out[i] = _parse_blocks([texts[i]]).get(figs[i].iri, b"")
+            out[i] = _parse_blocks([texts[i]], context).get(figs[i].iri, b"")
         except (SyntaxError, ValueError):
             out[i] = None
     return out
+
+
+def _parse_blocks(texts: Sequence[str], context: str) -> dict[str, bytes]:
+    """graph name -> N-Quads, for figures' ``{"@id": iri, "@graph": [block]}`` JSON texts."""
+    doc = f'{{"@context":{context},"@graph":[{",".join(texts)}]}}'.encode()
+    groups: dict[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, list[ox.Quad]] = defaultdict(list)
+    for q in ox.parse(doc, format=ox.RdfFormat.JSON_LD):
+        groups[q.graph_name].append(q)
+    return {g.value: _nquads(quads) for g, quads in groups.items()
+            if isinstance(g, ox.NamedNode)}
+
+
+@lru_cache(maxsize=64)
+def _schema_context_json(used: frozenset[str] | None = None) -> str:
+    """The pinned schema.org context as JSON; with ``used``, only the part plain blocks using
+    those terms can reach: @vocab, the terms and the terms their definitions name (prefixes,
+    type names), closed over. Plain blocks look terms up by exactly those strings (their IRIs
+    are absolute, never compact), so they expand the same under both, and pyoxigraph processes
+    a few terms per batch instead of 3,000."""
+    context = jsonld.bundled_context(jsonld.SCHEMA_CONTEXT_URL)["@context"]
+    if used is None:
+        return json.dumps(context)
+    keep = {k for k in context if k.startswith("@")}
+    todo = [k for k in used if k in context]
+    while todo:
+        term = todo.pop()
+        if term in keep:
+            continue
+        keep.add(term)
+        definition = context[term]
+        refs = definition.values() if isinstance(definition, dict) else (definition,)
+        for ref in refs:
+            if isinstance(ref, str):
+                todo.extend(r for r in (ref, ref.split(":", 1)[0]) if r in context)
+    return json.dumps({k: v for k, v in context.items() if k in keep})
 
 
 _SCHEMA_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -209,15 +246,16 @@ def _schema_keywords() -> tuple[dict[str, str], frozenset[str]]:
     return {"@id": "@id", "@type": "@type", **aliases}, iri_terms
 
 
-def _plain_block(node: dict[str, Any]) -> bool:
+def _plain_block(node: dict[str, Any], used: set[str]) -> bool:
     """Is this block in the plain JSON-LD that pyoxigraph and pyld read alike? Nodes with
     absolute http(s) @id, @type names or IRIs, schema.org terms (or plain names under its
     @vocab) holding text, IRIs where the term wants one, nested nodes. Not plain, and so left to
     pyld: numbers, booleans, nulls, relative IRIs, other keywords (@context, @graph, @list,
     @value...), compact-IRI keys, lone surrogates. (pyoxigraph drops relative IRIs that pyld
-    resolves against its default base, for one.)"""
+    resolves against its default base, for one.) Adds the keys and type names to ``used``."""
     keywords, iri_terms = _schema_keywords()
     for key, value in node.items():
+        used.add(key)
         keyword = keywords.get(key)
         if keyword == "@id":
             if type(value) is not str or compact_nquads._checked_iri(value) is None:
@@ -225,6 +263,8 @@ def _plain_block(node: dict[str, Any]) -> bool:
             continue
         if keyword == "@type":
             for v in value if type(value) is list else (value,):
+                if type(v) is str:
+                    used.add(v)
                 if type(v) is not str or not (_SCHEMA_TERM.fullmatch(v)
                                               or compact_nquads._checked_iri(v)):
                     return False
@@ -239,24 +279,9 @@ def _plain_block(node: dict[str, Any]) -> bool:
                         return False
                 elif not v.isprintable() and _SURROGATE.search(v):
                     return False
-            elif type(v) is not dict or not _plain_block(v):
+            elif type(v) is not dict or not _plain_block(v, used):
                 return False
     return True
-
-
-def _parse_blocks(texts: Sequence[str]) -> dict[str, bytes]:
-    """graph name -> N-Quads, for figures' ``{"@id": iri, "@graph": [block]}`` JSON texts."""
-    doc = f'{{"@context":{_schema_context_json()},"@graph":[{",".join(texts)}]}}'.encode()
-    groups: dict[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, list[ox.Quad]] = defaultdict(list)
-    for q in ox.parse(doc, format=ox.RdfFormat.JSON_LD):
-        groups[q.graph_name].append(q)
-    return {g.value: _nquads(quads) for g, quads in groups.items()
-            if isinstance(g, ox.NamedNode)}
-
-
-@cache
-def _schema_context_json() -> str:
-    return json.dumps(jsonld.bundled_context(jsonld.SCHEMA_CONTEXT_URL)["@context"])
 
 
 # Figures the direct engine handed to pyld, by what it left to pyld; tests read it.

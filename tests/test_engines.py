@@ -7,6 +7,7 @@ figure of the sample; tests/test_properties.py does the same for ``direct`` on g
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pyoxigraph as ox
@@ -182,3 +183,38 @@ def test_blocks_pyoxigraph_rejects_go_through_pyld():
             assert isinstance(got, Exception) and str(got) == str(ref)
         else:
             assert got.data == ref.data
+
+
+def test_blocks_read_under_the_part_of_the_context_they_use():
+    """Plain blocks are parsed under the terms of the schema.org context they can reach; the
+    quads are those the whole pinned context gives."""
+    figs = [g.figure for paths in SAMPLES for g in _graphs(paths, "pyld").values()]
+    used: set[str] = set()
+    assert all(graph._plain_block(f.block, used) for f in figs if f.block)
+    assert {"@id", "@type", "keywords", "license"} <= used
+    trimmed = graph._schema_context_json(frozenset(used))
+    assert len(trimmed) < len(graph._schema_context_json()) / 100
+    texts = [f'{{"@id":"{f.iri}","@graph":[{json.dumps(f.block)}]}}'
+             for f in figs if f.block]
+    assert graph._parse_blocks(texts, trimmed) == graph._parse_blocks(
+        texts, graph._schema_context_json())
+
+
+@pytest.mark.parametrize("block", [
+    {"@id": "relative", "name": "x"},
+    {"@id": F, "position": 3},
+    {"@id": F, "name": None},
+    {"@id": F, "name": True},
+    {"@id": F, "license": "CC0"},  # an IRI-valued term holding no IRI
+    {"@id": F, "@type": "schema:Dataset"},
+    {"@id": F, "@type": "a b"},
+    {"@id": F, "schema:name": "compact key"},
+    {"@id": F, "@context": {"name": "http://example.org/name"}},
+    {"@id": F, "@graph": []},
+    {"@id": F, "name": {"@value": "x", "@language": "en"}},
+    {"@id": F, "keywords": [["nested"]]},
+    {"@id": F, "name": "lone \udc00"},
+    {"@id": F, "creator": {"@id": "rel"}},
+])
+def test_blocks_beyond_plain_json_ld_are_left_to_pyld(block):
+    assert not graph._plain_block(block, set())
