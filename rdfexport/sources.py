@@ -200,7 +200,7 @@ def key_lines(text: str, first_line: int) -> tuple[dict[str, int], list[tuple[st
             if not rest.startswith("- "):
                 # Only a "key:" two spaces in, under a top-level mapping, counts; deeper lines
                 # (continuations, nested keys) name nothing.
-                if indent == 2 and top is not None and not top_is_list:
+                if indent == 2 and top is not None and not top_is_list and ":" in line:
                     m = match(line)
                     if m:
                         sub = f"{top}.{m.group(2).strip(_QUOTES)}"
@@ -209,7 +209,7 @@ def key_lines(text: str, first_line: int) -> tuple[dict[str, int], list[tuple[st
         elif line.startswith("- "):
             indent = 0
         else:
-            m = match(line)
+            m = match(line) if ":" in line else None  # the regex is slow on long lines
             if m:
                 key = m.group(2).strip(_QUOTES)
                 if key in lines:
@@ -642,13 +642,16 @@ def _split_table(text: str, path: Path) -> list[dict[str, str]]:
     lines = text.split("\n")
     header = lines[0].split("\t") if lines[0] else []
     width = len(header)
+    unnamed = "" in header  # a column without a name is left out
+    strip = str.strip
     rows = []
     for number, line in enumerate(lines[1:], 2):
         if not line:
             continue
         cells = line.split("\t")
         if len(cells) == width:
-            rows.append({k: v.strip() for k, v in zip(header, cells, strict=True) if k})
+            rows.append({k: v.strip() for k, v in zip(header, cells, strict=True) if k}
+                        if unnamed else dict(zip(header, map(strip, cells), strict=True)))
             continue
         if len(cells) > width:
             raise InputError("row has more cells than the header", path=path, line=number,

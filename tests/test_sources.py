@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import shutil
 from pathlib import Path
 
+import yaml
 from conftest import FIGURES, OLDER, SAMPLE, SEEDS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from rdfexport import sources
 from rdfexport.errors import InputError
 from rdfexport.sources import (
+    Limits,
     SourceFile,
     discover,
+    key_lines,
     read_front_matter,
     read_organism_pages,
     read_table,
@@ -86,3 +95,181 @@ def test_crlf_and_bom_are_repaired_and_reported(tmp_path):
     assert fm.data["figid"] == "PMC5701508__ott-10-5491Fig4"
     assert {m for _, m in fm.repairs} == {"removed a UTF-8 byte-order mark",
                                           "converted CRLF line ends to LF"}
+
+
+# --- the fast reading is the hardened loader, only faster --------------------------------------
+# sources._fast_load builds libyaml's events into dicts and lists; it may decline (None), and then
+# sources._load (the hardened loader) reads the text. Where it does not decline, the data must be
+# exactly what _load gives (types included: 1 is not True, 1.0 is not 1), and _load must not
+# refuse the text. key_lines and the table reader were rewritten for speed too; the references
+# below are the code they replaced.
+
+_PATH = Path("figure.md")
+_TRICKY = ["yes", "No", "on", "OFF", "y", "0o17", "017", "0x1F", "0b101", "1_000", "1e3", "1.0e3",
+           "1.5E+3", "12:30:45", "190:20:30.15", ".5", "-.5", "5.", "+1", "-0", "09", ".inf",
+           "-.Inf", ".NaN", "nan", "~", "null", "NULL", "", "true", "TRUE", "=", "<<", "2017-01-02",
+           "2017-1-2", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "2017-13-01",
+           "9" * 5000, "'2016'", '"2016"', "NA", ".na.character", "a: b", "&a x", "*a", "!!str 1",
+           "!!python/name:os.system", "! 12", "[x, {y: 1}]", "{a: 1, a: 2}", "? [a, b]", "|\n  x",
+           '"\\x41\\u00e9\\N\\_\\L\\P"', '"\\ud800"', "'it''s'", "x\u2028y", "x\x85y", "a\tb"]
+
+
+def _canon(value):
+    """The value with every type spelled out, so that 1 != True != 1.0 and NaN == NaN."""
+    if isinstance(value, dict):
+        return ("dict", [(_canon(k), _canon(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("list", [_canon(v) for v in value])
+    if isinstance(value, (set, frozenset)):
+        return (type(value).__name__, sorted(repr(v) for v in value))
+    return (type(value).__name__, repr(value))
+
+
+def _hardened(text: str, limits: Limits):
+    try:
+        return _canon(sources._load(text, 2, limits, _PATH))
+    except InputError as err:
+        return ("error", err.message)
+
+
+def assert_fast_is_hardened(text: str, limits: Limits = Limits()) -> bool:
+    fast = sources._fast_load(text, limits)
+    if fast is None:
+        return False
+    assert _canon(fast) == _hardened(text, limits), text[:300]
+    return True
+
+
+def _front_matter(path: Path) -> str:
+    return path.read_text(encoding="utf-8").split("\n", 1)[1].split("\n---", 1)[0] + "\n"
+
+
+SAMPLE_TEXTS = [_front_matter(p) for p in sorted(FIGURES.glob("*.md"))]
+
+
+def test_fast_reading_gives_the_hardened_loaders_data_on_every_sample_figure():
+    taken = [assert_fast_is_hardened(t) for t in SAMPLE_TEXTS]
+    assert all(taken)  # and it reads every one of them
+    small = Limits(max_depth=3, max_yaml_nodes=60)
+    assert [assert_fast_is_hardened(t, small) for t in SAMPLE_TEXTS].count(True) < len(taken)
+
+
+def test_fast_reading_declines_what_it_cannot_vouch_for():
+    base = SAMPLE_TEXTS[0]
+    for extra in ["x: &a 1\ny: *a", "x: !!str 1", "yes: 1", "figid: again", "x:\n  a: 1\n  a: 2",
+                  "x: 2017-13-01", "x: " + "9" * 5000, "x: =", "? [a]\n: 1", "m:\n  <<: {a: 1}",
+                  "x: [" * 40 + "]" * 40, "x: \"\\ud800\"", "x: a\x07", "---\ny: 2", "x: 'open"]:
+        assert sources._fast_load(base + extra + "\n", Limits()) is None, extra
+    for text in ["", "# nothing\n", "- a\n", "text\n", "&a {x: 1}\n"]:
+        assert sources._fast_load(text, Limits()) is None, text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_fast_reading_gives_the_hardened_loaders_data_on_generated_front_matter(data):
+    import test_properties as tp
+
+    name, fields = data.draw(tp.front_matter())
+    dumped = yaml.safe_dump(fields, allow_unicode=data.draw(st.booleans()), sort_keys=False)
+    mutated = tp.mutation(tp.RAW[data.draw(st.sampled_from(tp.BASES))], data.draw)
+    try:
+        mutated_text = mutated.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError:
+        mutated_text = ""
+    lines = _front_matter(FIGURES / data.draw(st.sampled_from(tp.BASES))).split("\n")
+    for _ in range(data.draw(st.integers(1, 4))):
+        token = data.draw(st.sampled_from(_TRICKY) | st.text("0123456789._-+:eEoxbTZ ",
+                                                            min_size=1, max_size=12))
+        at = data.draw(st.integers(0, len(lines)))
+        lines[at:at] = data.draw(st.sampled_from([
+            [f"extra{at}: {token}"], [f"extra{at}:", f"- {token}"], [f"{token}: v"],
+            [f"extra{at}:", f"  a: {token}", f"  b: [{token}]"], [f"- {token}"],
+            [f"  k{at}: {token}"]]))
+    limits = data.draw(st.sampled_from([Limits(), Limits(max_depth=3, max_yaml_nodes=80)]))
+    for text in (dumped, mutated_text.split("\n---", 2)[1] if mutated_text.count("\n---") >= 2
+                 else mutated_text, "\n".join(lines)):
+        assert_fast_is_hardened(text, limits)
+        assert key_lines(text, 2) == reference_key_lines(text, 2)
+
+
+_KEY = re.compile(r"""^( *)(?:- )?('[^']*'|"[^"]*"|[^\s#'"{\[][^:]*?)\s*:(?:\s|$)""")
+_ITEM = re.compile(r"^( *)- ")
+
+
+def reference_key_lines(text: str, first_line: int):
+    """key_lines as it was: two regular expressions on every line."""
+    lines: dict[str, int] = {}
+    duplicates: list[tuple[str, int, int]] = []
+    top = sub = None
+    top_is_list = False
+    items: dict[str, int] = {}
+    for offset, line in enumerate(text.split("\n")):
+        number = first_line + offset
+        m = _KEY.match(line)
+        if m and not line.startswith("- "):
+            indent = len(m.group(1))
+            key = m.group(2).strip("'\"")
+            if indent == 0:
+                if key in lines:
+                    duplicates.append((key, lines[key], number))
+                lines[key] = number
+                top, sub, top_is_list = key, None, False
+                continue
+            if indent == 2 and top is not None and not top_is_list and not line.lstrip(
+                    ).startswith("- "):
+                sub = f"{top}.{key}"
+                lines.setdefault(sub, number)
+                continue
+        im = _ITEM.match(line)
+        if im and top is not None:
+            top_is_list = top_is_list or (not im.group(1) and sub is None)
+            owner = sub if (sub and len(im.group(1)) >= 2) else top
+            index = items.get(owner, 0)
+            items[owner] = index + 1
+            lines.setdefault(f"{owner}[{index}]", number)
+    return lines, duplicates
+
+
+def test_key_lines_as_before_on_every_sample_figure():
+    for text in SAMPLE_TEXTS:
+        assert key_lines(text, 2) == reference_key_lines(text, 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["figid: x", "a:", "- b", "  - c", "  k: v", "  k:", "    d: e",
+                                 "- k: v", "  - k: v", "'q': 1", '"q q": 2', "# c", "", " - x",
+                                 "x", "a: b: c", "\tt: 1", "-x: 1", "  x", "   - y", "{a: 1}"])
+                | st.text(alphabet=" -:'\"#ab\t[{", max_size=8), max_size=30))
+def test_key_lines_as_before_on_generated_lines(lines):
+    text = "\n".join(lines)
+    assert key_lines(text, 2) == reference_key_lines(text, 2)
+
+
+def reference_table(text: str) -> list[dict[str, str]] | int:
+    """read_table's rows as csv.DictReader gave them, or the line of its error."""
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+    rows = []
+    for row in reader:
+        if None in row:
+            return reader.line_num
+        rows.append({k: (v or "").strip() for k, v in row.items() if k})
+    return rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["word", "mesh", "", " ", "a b", "NA", "x ", "'", '"',
+                                          "mesh", "\x0b", "\u2028", "\x1c", "#"]), max_size=5),
+                max_size=6), st.booleans())
+def test_tables_read_as_csv_read_them(rows, final_newline):
+    text = "\n".join("\t".join(r) for r in rows) + ("\n" if final_newline else "")
+    try:
+        got: list[dict[str, str]] | int | None = sources._split_table(text, _PATH)
+    except InputError as err:
+        got = err.line
+    assert got == reference_table(text)
+
+
+def test_every_sample_table_reads_as_csv_read_it():
+    for table in sorted((SAMPLE / "_data").glob("*.tsv")):
+        text = table.read_bytes().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        assert read_table(table) == reference_table(text), table
