@@ -1,19 +1,24 @@
 """JSON-LD documents -> the quads of each figure, in the figure's own named graph; VoID.
 
-Three engines give the same bytes for every figure:
+Three engines; ``direct`` gives pyld's bytes for every figure, ``oxigraph`` on the whole sample
+but not on blocks the two JSON-LD processors read differently (a relative ``@id``: pyld resolves
+it against its default base, pyoxigraph drops it):
 
 - ``pyld``, the JSON-LD processor of record: both documents of a figure (jsonld.py) through pyld.
 - ``oxigraph``: many figures at once through pyoxigraph's Rust JSON-LD parser (~100x pyld).
 - ``direct`` (the default): the front-matter nodes are written as N-Quads lines straight from a
   table of the project context, read once (rdfexport/compact_nquads.py), with no JSON-LD
   document at all; the ``schema-jsonld`` blocks, arbitrary JSON-LD under the schema.org context,
-  still go through pyoxigraph's JSON-LD parser, one document per batch. Whatever the direct
-  writer does not understand (an unknown key, a number, a nested node, an unusual IRI), and any
-  block pyoxigraph rejects, sends that one figure through pyld instead: never a guess.
+  still go through pyoxigraph's JSON-LD parser, one document per batch (under the part of the
+  pinned context they use). Whatever the direct writer does not understand (an unknown key, a
+  number, a nested node, an unusual IRI), a block that is not plain JSON-LD (``_plain_block``:
+  where pyld and pyoxigraph may differ) and any block pyoxigraph rejects send that one figure
+  through pyld instead: never a guess.
 
 Every engine ends in ``finish``'s canonical form (sorted unique lines, blank nodes skolemized,
-sha256), and tests/test_engines.py proves the engines byte-identical on the whole sample and
-(tests/test_properties.py) on generated figures. docs/DESIGN.md says why the direct engine exists.
+sha256); tests/test_engines.py proves the engines byte-identical on the whole sample, and
+tests/test_properties.py ``direct`` and pyld on generated figures. docs/DESIGN.md says why the
+direct engine exists.
 """
 
 from __future__ import annotations
@@ -53,9 +58,17 @@ class FigureGraph:
     def nquads(self) -> bytes:
         return self.data
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_ntriples", None)  # kept only where the graph was built (see ntriples)
+        return state
+
     def ntriples(self) -> bytes:
         """The same triples as canonical N-Triples: each line without its graph name, which
         ends every line (all quads are in graph ``iri``; literals hold no raw newline)."""
+        kept = self.__dict__.get("_ntriples")
+        if kept is not None:
+            return kept
         if not self.data:
             return b""
         cut = len(self.iri.encode()) + 5  # " <iri> ." after the triple
@@ -329,7 +342,11 @@ def _canonical(fig: Figure, g: bytes, triples: list[bytes]) -> FigureGraph:
                                                                     triples))]
     unique.append(b"")
     data = g.join(unique)
-    return FigureGraph(fig, fig.iri, data, hashlib.sha256(data).hexdigest())
+    fg = FigureGraph(fig, fig.iri, data, hashlib.sha256(data).hexdigest())
+    # N-Triples for validation, next in the worker: a join now instead of a split and a join
+    # later; not pickled (FigureGraph.__getstate__).
+    fg.__dict__["_ntriples"] = b" .\n".join(unique)
+    return fg
 
 
 def _one(fig: Figure, engine: str) -> FigureGraph | InputError:
