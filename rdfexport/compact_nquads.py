@@ -247,11 +247,27 @@ class _Term:
         raise Unsupported(f"value {value!r}")
 
 
+class _Types(_Term):
+    """``@type`` (or an alias): its values are terms, each the object of an ``rdf:type``."""
+
+    def __init__(self, classes: dict[str, str]) -> None:
+        self.cache = {k: f"{RDF_TYPE} {c}".encode() for k, c in classes.items()}
+
+    def po(self, value: Any) -> bytes | None:
+        raise Unsupported(f"@type {value!r} is not a term")
+
+
+_ID = _Types({})  # @id (or an alias): the subject, skipped among the properties
+
+
 @cache
-def _compiled(table: ContextTable) -> tuple[dict[str, _Term], dict[str, bytes]]:
-    """The table in the writer's form: term -> _Term; @type term -> b"<rdf:type> <class>"."""
-    types = {k: f"{RDF_TYPE} {c}".encode() for k, c in table.classes.items()}
-    return {k: _Term(p) for k, p in table.predicates.items()}, types
+def _compiled(table: ContextTable) -> dict[str, _Term]:
+    """The table in the writer's form: key -> _Term (``_ID`` for the keys meaning @id)."""
+    terms: dict[str, _Term] = {k: _Term(p) for k, p in table.predicates.items()}
+    types = _Types(table.classes)
+    terms.update({k: types for k in table.types})
+    terms.update({k: _ID for k in table.ids})
+    return terms
 
 
 def triples(nodes: Iterable[Any], table: ContextTable | None = None) -> list[bytes]:
@@ -262,34 +278,27 @@ def triples(nodes: Iterable[Any], table: ContextTable | None = None) -> list[byt
     t = table or project_table()
     if t.problem:
         raise Unsupported(t.problem)
-    ids, types = tuple(t.ids), t.types
-    terms, type_texts = _compiled(t)
+    terms = _compiled(t)
+    primary, *others = sorted(t.ids, key=lambda k: k.startswith("@"))  # "id" before "@id"
     out: list[bytes] = []
     append = out.append
     for node in nodes:
         if type(node) is not dict:
             raise Unsupported(f"a node that is not an object: {node!r}")
-        found = [k for k in ids if k in node]
-        if len(found) != 1:
-            raise Unsupported("a node without exactly one @id")
-        s = _iri(node[found[0]]) + b" "
+        subject = node.get(primary)
+        for k in others:
+            if k in node:
+                raise Unsupported(f"a node with {k!r} (the writer reads {primary!r})")
+        s = _iri(subject) + b" "
         for key, value in node.items():
             term = terms.get(key)
             if term is None:
-                if key in ids:
-                    continue
-                if key not in types:
-                    raise Unsupported(f"key {key!r}: {t.refused.get(key, 'not a term')}")
-                for v in value if type(value) is list else (value,):
-                    c = type_texts.get(v) if type(v) is str else None
-                    if c is None:
-                        raise Unsupported(f"@type {v!r} is not a term")
-                    append(s + c)
+                raise Unsupported(f"key {key!r}: {t.refused.get(key, 'not a term')}")
+            if term is _ID:
                 continue
             known = term.cache
             if type(value) is str:
-                po = known.get(value) or term.po(value)
-                append(s + po)
+                append(s + (known.get(value) or term.po(value)))  # type: ignore[operator]
                 continue
             if type(value) is not list:
                 value = (value,)
