@@ -226,14 +226,16 @@ def load_figure(source: SourceFile, limits: Limits = Limits()) -> Figure:
     chemicals, diseases = _term_mentions(data, source.site, figid, b)
 
     organisms: list[Organism] = []
+    named: set[str] = set()
     for key, ner in (("organisms", False), ("organisms_ner", True)):
         value = data.get(key)
         if value is not None and not isinstance(value, (list, str)):
             raise b.error(key, f"{key} is {kind_of(value)}, expected a list of names",
                           f"write '{key}:' followed by '- <latin name>' lines")
         for name in clean_list(value):
-            if any(o.name == name for o in organisms):
+            if name in named:
                 continue
+            named.add(name)
             organisms.append(Organism(name, taxa.get(name), ner_only=ner))
 
     keywords_value = data.get("keywords")
@@ -305,9 +307,7 @@ def _gene_mentions(data: dict[str, Any], site: Site | None, figid: str, b: _Buil
         for row in read_table(table, b.limits):
             # read_table's cells are stripped text, so _text(row, k) is the cell, "" for NA
             get = row.get
-            taxid = get("organism_id", "")
-            if taxid in na:
-                taxid = ""
+            taxid = get("organism_id", "")  # used only when digits, never an NA marker
             if taxid.isdigit():
                 name = get("organism_name", "")
                 if name and name not in na:

@@ -191,9 +191,13 @@ def key_lines(text: str, first_line: int) -> tuple[dict[str, int], list[tuple[st
     top_is_list = False
     items: dict[str, int] = {}
     match = _KEY_LINE.match
-    number = first_line - 1
-    for line in text.split("\n"):
-        number += 1
+    all_lines = text.split("\n")
+    total = len(all_lines)
+    after_run = 0
+    for offset, line in enumerate(all_lines):
+        if offset < after_run:  # an item of a run already counted
+            continue
+        number = first_line + offset
         if line[:1] == " ":
             rest = line.lstrip(" ")
             indent = len(line) - len(rest)
@@ -217,12 +221,17 @@ def key_lines(text: str, first_line: int) -> tuple[dict[str, int], list[tuple[st
                 lines[key] = number
                 top, sub, top_is_list = key, None, False
             continue
-        if top is not None:  # a list item ("- "), at INDENT
+        if top is not None:  # a list item ("- ") at INDENT, and the items after it at INDENT
+            prefix = " " * indent + "- "
+            after_run = offset + 1
+            while after_run < total and all_lines[after_run].startswith(prefix):
+                after_run += 1
             top_is_list = top_is_list or (not indent and sub is None)
             owner = sub if (sub and indent >= 2) else top
             index = items.get(owner, 0)
-            items[owner] = index + 1
-            lines.setdefault(f"{owner}[{index}]", number)
+            items[owner] = index + after_run - offset
+            for i in range(after_run - offset):
+                lines.setdefault(f"{owner}[{index + i}]", number + i)
     return lines, duplicates
 
 
@@ -672,7 +681,9 @@ def read_organism_pages(folder: Path) -> dict[str, str]:
         try:
             text, _ = read_text(page, Limits())
             yaml_text, _ = split_front_matter(text, page)
-            data = yaml.load(yaml_text, Loader=_Loader)
+            data = _fast_load(yaml_text, Limits())
+            if data is None:
+                data = yaml.load(yaml_text, Loader=_Loader)
         except (InputError, yaml.YAMLError):
             continue
         if isinstance(data, dict):
