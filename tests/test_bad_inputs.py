@@ -17,11 +17,12 @@ import yaml
 from click.testing import CliRunner
 from conftest import FIGURES, SAMPLE
 
-from rdfexport import errors
+from rdfexport import errors, sources
 from rdfexport.cli import main
 from rdfexport.graph import FigureGraph
 from rdfexport.pipeline import ExportOptions, build_graphs
-from rdfexport.sources import Limits
+from rdfexport.records import load_figure
+from rdfexport.sources import Limits, SourceFile, discover
 
 HERE = Path(__file__).resolve().parent / "bad_inputs"
 CASES = yaml.safe_load((HERE / "cases.yaml").read_text(encoding="utf-8"))
@@ -114,6 +115,28 @@ def test_bad_file_gives_one_clear_error(case, tmp_path):
     (err,) = items
     assert isinstance(err, errors.InputError), f"{case['case']}: exported instead of refused"
     check_error(case, err, folder)
+
+
+@pytest.mark.parametrize("case", case_ids(), ids=lambda c: c["case"])
+def test_the_fast_front_matter_reading_changes_no_outcome(case, tmp_path, monkeypatch):
+    """Each case gives the same record, or the same error word for word and line for line, with
+    the fast front-matter reading as with the hardened loader alone."""
+    folder = materialise(case, tmp_path)
+
+    def outcomes() -> list[tuple]:
+        found = []
+        for source in discover([folder]):
+            try:
+                assert isinstance(source, SourceFile), source
+                figure = load_figure(source)
+                found.append((repr(figure), figure.lines, figure.repairs))
+            except errors.InputError as err:
+                found.append((type(err).__name__, err.message, err.line))
+        return found
+
+    fast = outcomes()
+    monkeypatch.setattr(sources, "_fast_load", lambda text, limits: None)
+    assert outcomes() == fast
 
 
 @pytest.mark.parametrize("case", case_ids("repair"), ids=lambda c: c["case"])
