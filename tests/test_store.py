@@ -294,19 +294,69 @@ def test_reload_reads_only_the_changed_figures_state_not_the_whole_state_graph(
         tmp_path: Path) -> None:
     """Regression (100k figures: 7 s to reload one changed figure): the embedded store read every
     figure's digest back (two RocksDB string look-ups each) before loading anything. A reload
-    now looks each figure's digest up without reading it, and reads back only the state of
-    the figures it writes."""
-    store = open_store(tmp_path / "store")
+    now takes the digests a complete load left beside the store and reads nothing of the state
+    graph; without them it looks each figure's digest up without reading it back, and reads the
+    state of the changed figure only."""
+    path = tmp_path / "store"
     graphs = [fake_graph(i) for i in range(50)]
-    store.load(graphs, void=void)
-    store.store = counting = _CountingStore(store.store)
-    changed = fake_graph(7, triples=5, version=1)
-    stats = store.load([*graphs[:7], changed, *graphs[8:]], void=void)
-    assert (stats.added, stats.replaced, stats.skipped) == (0, 1, 49)
-    assert (stats.graphs_in_store, stats.triples_in_store) == (50, 49 * 20 + 5)
-    assert counting.contains == 50  # one look-up per figure, no string read back
-    assert counting.state_quads_read == 2  # the changed figure's digest and triple count
-    store.store = counting._store
-    assert figure_quads(store) == expected_quads([*graphs[:7], changed, *graphs[8:]])
-    assert store.read_state()[changed.iri] == (changed.digest, 5)
-    store.close()
+    with open_store(path) as store:
+        store.load(graphs, void=void)
+
+    def reload(changed: int, version: int) -> tuple[int, int]:
+        """(contains calls, state quads read) of a load with one figure changed."""
+        with open_store(path) as store:
+            store.store = counting = _CountingStore(store.store)
+            graphs[changed] = fake_graph(changed, triples=5, version=version)
+            stats = store.load(graphs, void=void)
+            store.store, counting._store = counting._store, None  # the store alone again
+        assert (stats.added, stats.replaced, stats.skipped) == (0, 1, 49)
+        assert (stats.graphs_in_store, stats.triples_in_store) == (50, 49 * 20 + 5)
+        return counting.contains, counting.state_quads_read
+
+    assert reload(7, 1) == (0, 0)
+    ox.Store(str(path)).flush()  # another program opens the store for writing: no copy then
+    # one look-up per figure (no string read back); the changed figure's digest read
+    assert reload(7, 2) == (50, 1)
+    assert reload(7, 3) == (0, 0)
+    with open_store(path) as store:
+        assert figure_quads(store) == expected_quads(graphs)
+        assert store.read_state()[graphs[7].iri] == (graphs[7].digest, 5)
+
+
+def test_kept_digests_are_not_trusted_after_another_writer_or_an_interrupted_load(
+        tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    graphs = [fake_graph(i) for i in range(6)]
+    with open_store(path) as store:
+        store.load(graphs, void=void)
+    assert (path / "rdfexport-known-digests").exists()
+    # Another program drops figure 2 (its graph and its state) behind rdfexport's back.
+    other = ox.Store(str(path))
+    other.remove_graph(ox.NamedNode(graphs[2].iri))
+    other.update(f"DELETE WHERE {{ GRAPH <{STATE_GRAPH}> {{ <{graphs[2].iri}> ?p ?o }} }}")
+    del other
+    with open_store(path) as store:
+        stats = store.load(graphs, void=void)
+        assert (stats.added, stats.skipped) == (1, 5)
+        assert figure_quads(store) == expected_quads(graphs)
+
+    # An interrupted load leaves no copy: the next load looks the figures up in the store.
+    def interrupted() -> Iterator:  # type: ignore[type-arg]
+        yield fake_graph(0, version=1)
+        raise KeyboardInterrupt
+
+    with open_store(path) as store:
+        store.batch_figures = 1
+        with pytest.raises(KeyboardInterrupt):
+            store.load(interrupted(), void=void)
+    assert not (path / "rdfexport-known-digests").exists()
+    with open_store(path) as store:
+        stats = store.load([fake_graph(0, version=1), *graphs[1:]], void=void)
+        assert (stats.added, stats.replaced, stats.skipped) == (0, 0, 6)
+        assert figure_quads(store) == expected_quads([fake_graph(0, version=1), *graphs[1:]])
+
+
+def test_a_second_rdfexport_load_into_the_same_store_is_refused(tmp_path: Path) -> None:
+    with open_store(tmp_path / "store"), pytest.raises(StoreError, match="in use by another"):
+        open_store(tmp_path / "store")
+    open_store(tmp_path / "store").close()  # released

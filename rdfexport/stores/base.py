@@ -118,9 +118,9 @@ class RecordedState:
         old = self.entries.get(iri)
         return old is not None and old[0] == digest
 
-    def get(self, iri: str) -> tuple[str, int] | None:
-        """(digest, triple count) recorded for a figure graph, or None."""
-        return self.entries.get(iri)
+    def known(self, iri: str) -> bool:
+        """Some state is recorded for this figure graph (it is replaced, not added)."""
+        return iri in self.entries
 
     def record(self, iri: str, digest: str, triples: int) -> None:
         """A figure graph and its state were written."""
@@ -202,7 +202,7 @@ class BaseStore:
             if not force and state.unchanged(fg.iri, fg.digest):
                 stats.skipped += 1
             else:
-                existed = state.get(fg.iri) is not None
+                existed = state.known(fg.iri)
                 batch.append((fg, existed))
                 n = size(fg)
                 batch_size += n
