@@ -307,17 +307,21 @@ def _gene_mentions(data: dict[str, Any], site: Site | None, figid: str, b: _Buil
         for row in read_table(table, b.limits):
             # read_table's cells are stripped text, so _text(row, k) is the cell, "" for NA
             get = row.get
-            taxid = get("organism_id", "")  # used only when digits, never an NA marker
+            taxid = get("organism_id", "")
+            if taxid in na:
+                taxid = ""
             if taxid.isdigit():
                 name = get("organism_name", "")
                 if name and name not in na:
                     taxa.setdefault(name, taxid)
             gene_id = get("ncbigene_id", "")
+            if gene_id in na:
+                gene_id = ""
             word = get("word", "")
             if word in na:
                 word = ""
-            if not is_gene_id(gene_id):  # NA markers are not gene ids either
-                _drop_gene("" if gene_id in na else gene_id, word, b, where)
+            if not is_gene_id(gene_id):
+                _drop_gene(gene_id, word, b, where)
                 continue
             match = get("match", "")
             source = get("source", "")
