@@ -362,10 +362,6 @@ _STANDARD = {f"tag:yaml.org,2002:{name}": getattr(yaml.constructor.SafeConstruct
 _NO_KEY = object()
 
 
-class _Fallback(Exception):
-    """The fast reading cannot vouch for this text: the hardened loader reads it."""
-
-
 def _fast_load(text: str, limits: Limits) -> dict[str, Any] | None:
     """The front matter as ``_Loader`` reads it, or None to let ``_Loader`` read (and judge) it."""
     constructors = _Loader.yaml_constructors
