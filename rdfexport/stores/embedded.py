@@ -1,8 +1,11 @@
 """The embedded store: pyoxigraph on disk (RocksDB) in a directory, or in memory.
 
-Graph data goes in with ``bulk_extend`` (the fast path, about as fast as pyoxigraph's own
-``bulk_load``); the per-figure state goes in afterwards with the transactional ``extend``, so a
-figure counts as loaded only once all its triples are in.
+Large batches of graph data go in with ``bulk_load`` (as fast as pyoxigraph's own bulk loader);
+the per-figure state goes in afterwards with the transactional ``extend``, so a figure counts as
+loaded only once all its triples are in. Small batches (a few changed figures) go in with one
+``extend``, graphs and state together. A reload does not read the state graph whole: digests
+are taken from what the last complete load kept beside the store (:class:`_Known`), or looked
+up one by one (:class:`_LookedUp`).
 """
 
 from __future__ import annotations
