@@ -200,8 +200,11 @@ class _Known:
         body = ("".join(digests.values()) + "\n".join(digests)).encode()
         head = f"{len(digests)} {zlib.crc32(body)}".encode()
         tmp = self.file.with_name(self.NAME + ".tmp")
-        tmp.write_bytes(b"".join([self.MAGIC, self.fingerprint(), b"\n", head, b"\n", body]))
-        os.replace(tmp, self.file)
+        try:
+            tmp.write_bytes(b"".join([self.MAGIC, self.fingerprint(), b"\n", head, b"\n", body]))
+            os.replace(tmp, self.file)
+        except OSError:  # only a copy: the next load looks the digests up in the store
+            tmp.unlink(missing_ok=True)
 
 
 class EmbeddedStore(BaseStore):
@@ -329,14 +332,19 @@ class EmbeddedStore(BaseStore):
         return QueryResult("select", variables=variables, rows=rows)
 
     def close(self) -> None:
-        store = getattr(self, "store", None)
-        if store is not None:
-            if self.path is not None and not self.read_only:
-                store.flush()
-            self._state = None
-            alone = sys.getrefcount(store) <= 3  # here, self.store, the call's argument
-            del self.store, store  # alone: RocksDB closes, its files stop changing
+        try:
+            store = getattr(self, "store", None)
+            if store is None:
+                return
+            try:
+                if self.path is not None and not self.read_only:
+                    store.flush()
+            finally:
+                self._state = None
+                alone = sys.getrefcount(store) <= 3  # here, self.store, the call's argument
+                del self.store, store  # alone: RocksDB closes, its files stop changing
             if self.known is not None and self._digests is not None and alone:
                 self.known.write(self._digests)
-        if self.known is not None:
-            self.known.release()
+        finally:
+            if self.known is not None:
+                self.known.release()
