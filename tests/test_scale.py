@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -233,6 +235,33 @@ def test_validation_in_workers_equals_validation_in_process() -> None:
     validator = Validator()
     expected = [f for g in graphs for f in validator.validate(g)]
     assert found == expected
+
+
+@needs_sample
+def test_workers_do_not_hang_after_shacl_rust_ran_in_the_parent() -> None:
+    """shacl-rust leaves threads behind; workers forked after that waited forever on a lock
+    one of those threads held. Run in a child process so that a hang fails instead of
+    stalling the suite."""
+    script = f"""
+import os
+from rdfexport.pipeline import ExportOptions, build_graphs
+from rdfexport.validate import Validator
+graphs = [g for g in build_graphs([{str(SAMPLE)!r}], ExportOptions())
+          if not isinstance(g, Exception)]
+Validator().validate_batch(graphs[:5])
+assert len(os.listdir("/proc/self/task")) > 1, "shacl-rust started no thread: test is moot"
+found = []
+n = sum(1 for _ in build_graphs([{str(SAMPLE)!r}],
+                                ExportOptions(jobs=2, batch_size=16, validate=True),
+                                findings=found))
+print(n, len(graphs), len(found))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    n, expected, found = (int(x) for x in done.stdout.split())
+    assert n == expected > 100
+    assert found > 0
 
 
 @needs_sample
