@@ -54,7 +54,7 @@ DEFAULT_SHACL_ENGINE = SHACL_ENGINES[0]
 class ExportOptions:
     """How to export; frozen so that one value describes a whole run."""
 
-    engine: str = "oxigraph"
+    engine: str = graph.DEFAULT_ENGINE
     limits: Limits = field(default_factory=Limits)
     batch_size: int = 200
     jobs: int = 1  # worker processes; 1 = in this process. The CLI defaults to all cores.
@@ -250,12 +250,27 @@ class _InProcess:
         pass
 
 
+def _start_method() -> str:
+    """``fork`` only while this process has one thread: a child forked from a process where
+    another thread holds a lock inherits the lock held forever (shacl-rust's thread pool, once
+    it has run here, hung every worker). Otherwise a fresh ``forkserver`` process forks them."""
+    import multiprocessing as mp
+
+    methods = mp.get_all_start_methods()
+    try:
+        single = len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        single = False
+    if "fork" in methods and single:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 class _Pool:
     def __init__(self, options: ExportOptions, jobs: int) -> None:
         import multiprocessing as mp
 
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        self.pool = mp.get_context(method).Pool(jobs, _worker_init, (options,))
+        self.pool = mp.get_context(_start_method()).Pool(jobs, _worker_init, (options,))
 
     def submit(self, batch: list[SourceFile]) -> Any:
         return self.pool.apply_async(_work, (batch,))

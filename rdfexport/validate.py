@@ -328,14 +328,10 @@ class Validator:
 
 
 def data_ntriples(fg: FigureGraph) -> str:
-    """The validated graph (figure triples plus source facts) as N-Triples text.
-
-    Cut from the canonical N-Quads lines (each ends with `` <graph> .``; IRIs hold no space):
-    re-parsing them costs more than validating them.
-    """
+    """The validated graph (figure triples plus source facts) as N-Triples text."""
     import pyoxigraph as ox
 
-    lines = [line[: line.rindex(b" <")] + b" .\n" for line in fg.data.split(b"\n") if line]
+    lines = [fg.ntriples()]
     triples, _ = source_facts(fg)
     if triples:
         extra = [ox.Triple(_ox(a), _ox(b), _ox(c)) for a, b, c in triples]

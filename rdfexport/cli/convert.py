@@ -11,7 +11,7 @@ import click
 from rdfexport.cli import error, main, run, stderr_is_terminal
 from rdfexport.errors import ExitCode, InputError, UsageError
 from rdfexport.formats import FORMATS, Writer, guess_format
-from rdfexport.graph import ENGINES, ExportStats, FigureGraph, void_quads
+from rdfexport.graph import DEFAULT_ENGINE, ENGINES, ExportStats, FigureGraph, void_quads
 from rdfexport.pipeline import (
     DEFAULT_SHACL_ENGINE,
     SHACL_ENGINES,
@@ -88,9 +88,10 @@ def input_options(f):
                                    type=click.IntRange(0 if name == "max_aliases" else 1),
                                    default=None, help=f"{text} (default {default:,}).")(with_limits)
     with_limits = click.option(
-        "--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True,
-        help="JSON-LD processor: pyoxigraph (fast) or pyld (of record); both give the same "
-             "graphs.")(with_limits)
+        "--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
+        help="How graphs are built: direct (fastest), oxigraph (pyoxigraph's JSON-LD parser) "
+             "or pyld (the JSON-LD processor of record); docs/DESIGN.md says how they are "
+             "proven equal.")(with_limits)
     return click.argument("paths", nargs=-1, required=True,
                           type=click.Path(path_type=Path))(with_limits)
 
