@@ -19,7 +19,7 @@ import pytest
 from conftest import SAMPLE
 
 pytestmark = pytest.mark.slow
-COPIES = 2  # 130 sample figures x 2: a run long enough to be killed while it writes
+COPIES = 4  # 130 sample figures x 4: a run long enough to be killed while it writes
 
 
 def build_site(root: Path, copies: int) -> set[str]:
@@ -103,7 +103,7 @@ def test_killed_convert_keeps_the_previous_output_and_a_rerun_completes(big, tmp
     killed_at = None
     try:
         if when == "early":
-            time.sleep(0.5)
+            time.sleep(0.3)  # starting up or reading: no output yet
         else:
             while time.monotonic() < deadline and proc.poll() is None:
                 sizes = [p.stat().st_size for p in out_dir.iterdir()
