@@ -787,7 +787,7 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
 
     todo = sources.files - len(hits)
     results = _built_in_order(
-        _batches((s for i, s in enumerate(sources) if isinstance(s, SourceFile) and i not in hits),
+        _batches((sources[i] for i in range(len(sources)) if i not in hits and sources.is_file(i)),
                  options.batch_size),
         options, jobs if todo > options.batch_size else 1, pool)
     flat = (b for batch in results for b in batch)
