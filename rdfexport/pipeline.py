@@ -174,9 +174,10 @@ class _Built:
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(options: ExportOptions) -> None:
+def _worker_init(options: ExportOptions, pooled: bool = False) -> None:
     _WORKER.clear()
     _WORKER["options"] = options
+    _WORKER["pooled"] = pooled
     if options.validate:
         from rdfexport.validate import Validator
 
@@ -232,6 +233,10 @@ def _work(sources: list[SourceFile]) -> list[_Built]:
             findings = [validator.validate(b.item) for b in done]  # type: ignore[arg-type]
         for b, found in zip(done, findings, strict=True):
             b.findings = found
+    if _WORKER.get("pooled"):
+        for b in out:
+            if isinstance(b.item, FigureGraph):
+                b.item = replace(b.item, figure=FigureSummary.of(b.item.figure))
     return out
 
 
@@ -270,7 +275,7 @@ class _Pool:
     def __init__(self, options: ExportOptions, jobs: int) -> None:
         import multiprocessing as mp
 
-        self.pool = mp.get_context(_start_method()).Pool(jobs, _worker_init, (options,))
+        self.pool = mp.get_context(_start_method()).Pool(jobs, _worker_init, (options, True))
 
     def submit(self, batch: list[SourceFile]) -> Any:
         return self.pool.apply_async(_work, (batch,))
@@ -356,14 +361,22 @@ def _unpacked(packed: tuple[int, bytes] | None) -> Any:
 
 
 @dataclass(frozen=True)
-class _CachedFigure:
-    """Stands in for the record of a figure taken from the cache (what consumers read)."""
+class FigureSummary:
+    """Stands in for the record of a figure built in a worker process or taken from the cache:
+    what the exporter reads of it. The whole record (genes, fields, ...) would cost the parent
+    more to receive than the figure's triples; ``records.load_figure`` reads it when needed."""
 
     figid: str
     path: str
     iri: str
     repairs: tuple[Any, ...] = ()
     lines: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, fig: Figure) -> FigureSummary:
+        line = fig.lines.get("figid")
+        return cls(fig.figid, fig.path, fig.iri, tuple(fig.repairs),
+                   {"figid": line} if line is not None else {})
 
 
 class CachedGraph:
@@ -372,7 +385,7 @@ class CachedGraph:
     def __init__(self, entry: _Entry, path: str, pack: Path | None, data: bytes | None = None,
                  source: tuple[str, Any] | None = None,
                  options: ExportOptions | None = None) -> None:
-        self.figure = _CachedFigure(entry.figid, path, entry.iri, entry.repairs)
+        self.figure = FigureSummary(entry.figid, path, entry.iri, entry.repairs)
         self._source, self._options = source, options
         self.iri = entry.iri
         self.digest = entry.digest
@@ -753,7 +766,8 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
     """Every figure's graph in discovery order; bad files as InputError items.
 
     With ``options.validate``, each figure is validated where it is built (in the workers) and
-    its findings are appended to ``findings`` as the figure is yielded. Figures taken from the
+    its findings are appended to ``findings`` as the figure is yielded. Graphs built by worker
+    processes carry a :class:`FigureSummary` instead of the whole record. Figures taken from the
     cache are :class:`CachedGraph` objects (same ``iri``, ``digest``, ``data``, ``len``).
     """
     stats = stats if stats is not None else ExportStats()

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -375,13 +376,19 @@ class _Owners:
     def __init__(self, fgs: Sequence[FigureGraph]) -> None:
         self.fgs = fgs
         self.figure_index = {fg.iri: i for i, fg in enumerate(fgs)}
-        self.by_subject: dict[str, list[int]] = {}
-        for i, fg in enumerate(fgs):
+        self._triples: dict[int, set[bytes]] = {}
+
+    @cached_property
+    def by_subject(self) -> dict[str, list[int]]:
+        """Figures by the subjects of their triples; built only for a result whose focus is not
+        a figure (most are), since it costs a pass over every line of the batch."""
+        by_subject: dict[str, list[int]] = {}
+        for i, fg in enumerate(self.fgs):
             # Canonical lines have no blank nodes: every subject is ``<iri>``.
             subjects = {line[1: line.index(b"> ")] for line in fg.data.split(b"\n") if line}
             for subject in subjects:
-                self.by_subject.setdefault(subject.decode("utf-8"), []).append(i)
-        self._triples: dict[int, set[bytes]] = {}
+                by_subject.setdefault(subject.decode("utf-8"), []).append(i)
+        return by_subject
 
     def of(self, r: RawResult) -> list[int]:
         focus = str(r.focus)

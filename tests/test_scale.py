@@ -229,12 +229,17 @@ def test_validation_in_workers_equals_validation_in_process() -> None:
     from rdfexport.validate import Validator
 
     found: list = []
-    graphs = [g for g in build_graphs([SAMPLE], ExportOptions(jobs=2, batch_size=32,
-                                                             validate=True), findings=found)
+    pooled = list(build_graphs([SAMPLE], ExportOptions(jobs=2, batch_size=32, validate=True),
+                               findings=found))
+    # What crosses the pipe is the figure's summary, not its whole record.
+    assert all(isinstance(g.figure, pipeline.FigureSummary) for g in pooled
+               if not isinstance(g, Exception))
+    graphs = [g for g in build_graphs([SAMPLE], ExportOptions())
               if not isinstance(g, Exception)]
     validator = Validator()
     expected = [f for g in graphs for f in validator.validate(g)]
     assert found == expected
+    assert {f.figid for f in found} == {g.figure.figid for g in graphs}  # infos: every figure
 
 
 @needs_sample
