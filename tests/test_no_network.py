@@ -76,7 +76,7 @@ def inputs() -> list[str]:
 @pytest.mark.parametrize("command", [
     ["convert", "-o", "{tmp}/out.nq", "--jobs", "1"],
     ["convert", "-o", "{tmp}/out.ttl", "--jobs", "1", "--engine", "pyld", "--no-validate"],
-    ["validate", "-o", "{tmp}/report.txt"],
+    ["validate", "-o", "{tmp}/report.txt", "--jobs", "1"],  # workers: the audit-hook test
 ], ids=["convert", "convert-pyld", "validate"])
 def test_commands_never_connect_even_for_remote_contexts(command, no_network, tmp_path):
     args = [a.replace("{tmp}", str(tmp_path)) for a in command]
@@ -131,8 +131,8 @@ def test_the_audit_hook_catches_real_attempts(tmp_path):
 
 @pytest.mark.parametrize("command", [
     ["convert", "-o", "{tmp}/out.nq", "--jobs", "2"],
-    ["validate", "-o", "{tmp}/report.txt"],
-], ids=["convert-workers", "validate"])
+    ["validate", "-o", "{tmp}/report.txt", "--jobs", "2"],
+], ids=["convert-workers", "validate-workers"])
 def test_commands_never_connect_seen_by_an_audit_hook(command, tmp_path):
     args = [a.replace("{tmp}", str(tmp_path)) for a in command]
     done, log = run_guarded(tmp_path, ["-m", "rdfexport", args[0], *inputs(), *args[1:]])
