@@ -329,6 +329,20 @@ def test_reaches_and_summary_line(sample_findings):
     assert "16 of 130 figure(s)" in line
 
 
+def test_a_tally_fed_figure_by_figure_reports_what_the_findings_do(sample_findings):
+    from itertools import groupby
+
+    from rdfexport.validate import Tally
+
+    tally = Tally()
+    for _, group in groupby(sample_findings, key=lambda f: f.figid):
+        tally.extend(list(group))
+    assert summary_line(tally, 130) == summary_line(sample_findings, 130)
+    for severity in Severity:
+        assert reaches(tally, severity) == reaches(sample_findings, severity)
+    assert not reaches(Tally(), Severity.INFO)
+
+
 def test_findings_are_frozen(sample_findings):
     with pytest.raises(AttributeError):
         sample_findings[0].line = 3  # type: ignore[misc]

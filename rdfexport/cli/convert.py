@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -114,6 +115,16 @@ def validation_options(f):
     return f
 
 
+def tally(validate: bool) -> Any:
+    """Where the workers' findings go: a :class:`rdfexport.validate.Tally`, which keeps counts,
+    not the findings (the ``validate`` command is the one that reports each)."""
+    if not validate:
+        return []
+    from rdfexport.validate import Tally
+
+    return Tally()
+
+
 class Checked:
     """Pass figure graphs through, printing bad files; the pipeline's workers validate them and
     fill ``findings``, which this turns into the summary and the exit status."""
@@ -195,7 +206,7 @@ def convert(paths, engine, limits, output, fmt, validate, fail_on, shapes, shacl
                          Path(output) if parts else cache, default_cache, validate, shapes,
                          stderr_is_terminal() if progress is None else progress, shacl_engine)
         stats = ExportStats()
-        findings: list = []
+        findings = tally(validate)
         checked = Checked(build_graphs(paths, options, stats, findings), validate, shapes,
                           verbose, findings)
         if parts:  # the pipeline writes the parts (they are its cache); here only the VoID

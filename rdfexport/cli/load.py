@@ -17,6 +17,7 @@ from rdfexport.cli.convert import (
     input_options,
     scale_options,
     scaled,
+    tally,
     validation_options,
 )
 from rdfexport.errors import ExitCode
@@ -103,7 +104,7 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
                                  incremental, cache, store_dir.with_name(store_dir.name + ".cache"),
                                  validate, shapes, shacl_engine=shacl_engine),
                       cache_data=False)
-        findings: list = []
+        findings = tally(validate)
         export_stats = ExportStats()
         checked = Checked(build_graphs(paths, options, export_stats, findings), validate, shapes,
                           verbose, findings)
