@@ -190,7 +190,7 @@ def project_table() -> ContextTable:
 # IRIs already checked, rendered b"<iri>"; shared nodes (genes, taxa, licence) repeat across
 # figures. Cleared when large, so memory stays bounded on any corpus.
 _IRIS: dict[str, bytes] = {}
-_IRIS_MAX = 200_000
+_IRIS_MAX = 50_000
 
 
 def _iri(value: Any) -> bytes:
@@ -236,7 +236,7 @@ class _Term:
             else:
                 po = f"{self.text}{_literal(value)}{self.suffix}".encode()
             if len(value) <= 100:  # short values repeat (sources, counts, symbols, genes)
-                if len(self.cache) >= 20_000:
+                if len(self.cache) >= 4_096:  # bounded: a few MB for all terms
                     self.cache.clear()
                 self.cache[value] = po
             return po
