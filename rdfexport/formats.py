@@ -8,13 +8,12 @@ Writers stream: memory does not grow with the corpus, except for the set of shar
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path
@@ -143,38 +142,40 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _is_local(subject: str, figure: str) -> bool:
-    return subject == figure or subject.startswith(figure + "#")
+_CHUNK = 1 << 20
 
 
 class _Dedup:
-    """Remembers shared-node triples already written, by a 64-bit hash of the line."""
+    """Remembers shared-node triples already written, by a 64-bit hash of the line (Python's
+    own: stable within the process, which is all a run needs)."""
 
     def __init__(self) -> None:
-        self.seen: set[bytes] = set()
-
-    def fresh(self, line: bytes) -> bool:
-        key = hashlib.blake2b(line, digest_size=8).digest()
-        if key in self.seen:
-            return False
-        self.seen.add(key)
-        return True
+        self.seen: set[int] = set()
 
 
-def _triple_lines(fg: FigureGraph, dedup: _Dedup) -> Iterator[bytes]:
+def _triple_lines(fg: FigureGraph, dedup: _Dedup) -> list[bytes]:
     """N-Triples lines of one figure; shared nodes only the first time they are seen."""
-    graph_suffix = f" <{fg.iri}> .\n".encode()
-    local = f"<{fg.iri}".encode()
-    # A triple whose object is this figure or one of its mentions cannot come from another
-    # figure: it is written without being remembered, so memory does not grow with the corpus.
-    names_figure, names_mention = graph_suffix, f" <{fg.iri}#".encode()
-    for line in fg.data.splitlines(keepends=True):
-        triple = line[: -len(graph_suffix)] + b" .\n"
-        about_this_figure = (
-            (line.startswith(local) and _is_local(line[1:line.index(b">")].decode(), fg.iri))
-            or triple.endswith(names_figure) or names_mention in triple)
-        if about_this_figure or dedup.fresh(triple):
-            yield triple
+    iri = fg.iri.encode()
+    suffix = len(iri) + 5  # b" <IRI> ." ends every line
+    # A triple about this figure or one of its mentions (as subject or object) cannot come
+    # from another figure: it is written without being remembered, so memory does not grow
+    # with the corpus.
+    local = (b"<" + iri + b"> ", b"<" + iri + b"#")
+    names_figure, names_mention = b" <" + iri + b">", b" <" + iri + b"#"
+    seen = dedup.seen
+    out = []
+    for line in fg.data.split(b"\n"):
+        triple = line[:-suffix]
+        if not triple:
+            continue
+        if not (triple.startswith(local) or triple.endswith(names_figure)
+                or names_mention in triple):
+            key = hash(triple)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(triple + b" .\n")
+    return out
 
 
 class Writer:
@@ -186,7 +187,6 @@ class Writer:
         self.prefixes = prefixes or {k: v for k, v in vocab.PREFIXES.items() if k != "sh"}
         self._out = AtomicOutput(output)
         self._dedup = _Dedup()
-        self._pending: list[bytes] = []
 
     def __enter__(self) -> Writer:
         self.stream = self._out.__enter__()
@@ -208,9 +208,16 @@ class Writer:
             self.stream.writelines(_triple_lines_of(void()))
         elif name in ("turtle", "trig"):
             self._write_prefixes()
-            for fg in graphs:
-                lines = fg.data if self.fmt.quads else b"".join(_triple_lines(fg, self._dedup))
-                self._write_body(lines)
+            pending: list[bytes] = []
+            size = 0
+            for fg in graphs:  # serialized ~1 MB at a time: one parse per figure cost more
+                chunk = fg.data if self.fmt.quads else b"".join(_triple_lines(fg, self._dedup))
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= _CHUNK:
+                    self._write_body(b"".join(pending))
+                    pending, size = [], 0
+            self._write_body(b"".join(pending))
             self._write_body(_nquads(void()) if self.fmt.quads else
                              b"".join(_triple_lines_of(void())))
         elif name == "jsonld":
