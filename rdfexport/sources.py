@@ -66,7 +66,14 @@ class Site:
     @cached_property
     def taxa(self) -> dict[str, str]:
         """Latin name -> NCBI taxid from ``_organisms/*.md``."""
-        return read_organism_pages(self.root / ORGANISMS_DIR)
+        return self.organisms[0]
+
+    @cached_property
+    def organisms(self) -> tuple[dict[str, str], tuple[InputError, ...]]:
+        """The taxa of the organism pages and the pages that could not be read."""
+        errors: list[InputError] = []
+        taxa = read_organism_pages(self.root / ORGANISMS_DIR, errors)
+        return taxa, tuple(errors)
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,18 @@ def _has_front_matter(path: Path) -> bool:
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[SourceFile | InputError]:
-    """Every figure file under PATHS once, in a deterministic order; bad paths as error items."""
+    """Every figure file under PATHS once, in a deterministic order; bad paths as error items,
+    and so are a site's unreadable organism pages (before its first figure)."""
+    reported: set[Path] = set()
+    for item in _discover(paths):
+        site = item.site if isinstance(item, SourceFile) else None
+        if site is not None and site.root not in reported:
+            reported.add(site.root)
+            yield from site.organisms[1]
+        yield item
+
+
+def _discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[SourceFile | InputError]:
     seen: set[str] = set()
 
     def emit(path: Path, site: Site | None) -> Iterator[SourceFile]:
@@ -668,22 +686,25 @@ def _split_table(text: str, path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def read_organism_pages(folder: Path) -> dict[str, str]:
-    """Latin name -> taxid from organism pages; pages without both are skipped."""
+def read_organism_pages(folder: Path, errors: list[InputError] | None = None
+                        ) -> dict[str, str]:
+    """Latin name -> taxid from organism pages, read as hardened as figure files; pages
+    without both keys are skipped (some organisms have no NCBI id), unreadable ones are
+    appended to ``errors``."""
     taxa: dict[str, str] = {}
     if not folder.is_dir():
         return taxa
     for page in sorted(folder.glob("*.md")):
         try:
-            text, _ = read_text(page, Limits())
-            yaml_text, _ = split_front_matter(text, page)
-            data = _fast_load(yaml_text, Limits())
-            if data is None:
-                data = yaml.load(yaml_text, Loader=_Loader)
-        except (InputError, yaml.YAMLError):
+            data = read_front_matter(page).data
+        except InputError as err:
+            if errors is not None:
+                fix = "" if isinstance(err, LimitError) else f"{err.fix}; " if err.fix else ""
+                errors.append(type(err)(
+                    f"organism page not read: {err.problem}", path=err.path, line=err.line,
+                    fix=f"{fix}figures of this organism get no taxon from it"))
             continue
-        if isinstance(data, dict):
-            latin, taxid = data.get("latin"), data.get("ncbi")
-            if isinstance(latin, str) and str(taxid).isdigit():
-                taxa.setdefault(latin.strip(), str(taxid))
+        latin, taxid = data.get("latin"), data.get("ncbi")
+        if isinstance(latin, str) and str(taxid).isdigit():
+            taxa.setdefault(latin.strip(), str(taxid))
     return taxa

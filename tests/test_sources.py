@@ -273,3 +273,31 @@ def test_every_sample_table_reads_as_csv_read_it():
     for table in sorted((SAMPLE / "_data").glob("*.tsv")):
         text = table.read_bytes().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         assert read_table(table) == reference_table(text), table
+
+
+def test_a_hostile_organism_page_is_an_error_naming_it_not_a_crash(tmp_path):
+    """Organism pages went to libyaml without the figure files' hardening: a page nested
+    100,000 deep killed the process (segmentation fault); a broken page was skipped silently."""
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    (site / "_figures").mkdir(parents=True)
+    shutil.copytree(SAMPLE / "_data", site / "_data")
+    shutil.copy(FIGURES / "PMC100003__mb2410470011.md", site / "_figures")
+    organisms = site / "_organisms"
+    shutil.copytree(SAMPLE / "_organisms", organisms)
+    (organisms / "zz_deep.md").write_text("---\nlatin: " + "[" * 100_000 + "]" * 100_000
+                                          + "\n---\n", encoding="utf-8")
+    (organisms / "zz_broken.md").write_text("---\nlatin: [unclosed\n---\n", encoding="utf-8")
+    out = tmp_path / "out.nq"
+    done = subprocess.run([sys.executable, "-m", "rdfexport", "convert", str(site), "-o",
+                           str(out), "--no-validate"], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 2, done.stderr
+    assert f"{organisms / 'zz_deep.md'}:2: organism page not read: YAML nested deeper" \
+        in done.stderr
+    assert f"{organisms / 'zz_broken.md'}:3: organism page not read: invalid YAML" in done.stderr
+    assert "1 figures" in done.stderr and out.stat().st_size > 0
+    taxa, errors = sources.Site(site).organisms
+    assert len(errors) == 2 and taxa == sources.Site(SAMPLE).taxa  # the good pages still count
