@@ -360,3 +360,108 @@ def test_a_second_rdfexport_load_into_the_same_store_is_refused(tmp_path: Path) 
     with open_store(tmp_path / "store"), pytest.raises(StoreError, match="in use by another"):
         open_store(tmp_path / "store")
     open_store(tmp_path / "store").close()  # released
+
+
+OTHER_GRAPH = "http://example.org/not-rdfexport/wikipathways"
+
+
+def add_other_graph(store) -> None:  # type: ignore[no-untyped-def]
+    """A graph rdfexport did not load (WikiPathways' own data beside the figures), one whose
+    name even looks like a figure's."""
+    data = ('<http://example.org/wp1> <http://schema.org/name> "WP1" . '
+            '<http://example.org/wp2> <http://schema.org/name> "WP2" .')
+    for g in (OTHER_GRAPH, FIGURES + "not-loaded-by-rdfexport.html"):
+        if hasattr(store, "put_graph"):
+            store.update(f"INSERT DATA {{ GRAPH <{g}> {{ {data} }} }}")
+        else:
+            store.store.update(f"INSERT DATA {{ GRAPH <{g}> {{ {data} }} }}")
+
+
+def graph_sizes(store) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    r = store.query('SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } '
+                    'FILTER(STRSTARTS(STR(?g), "https://pfocr.wikipathways.org/") '
+                    '|| STRSTARTS(STR(?g), "http://example.org/")) } GROUP BY ?g')
+    return {row[0].value: int(row[1].value) for row in r.rows}  # type: ignore[union-attr]
+
+
+def test_prune_drops_exactly_the_figures_not_kept(store) -> None:  # type: ignore[no-untyped-def]
+    graphs = [fake_graph(i) for i in range(8)]
+    store.load(graphs, void=void)
+    add_other_graph(store)
+    before = graph_sizes(store)
+    try:
+        # Without prune nothing leaves; with a keep set of None neither.
+        stats = store.load(graphs[:5], void=void)
+        assert stats.pruned is None and len(store.read_state()) == 8
+        stats = store.load(graphs[:5], void=void, prune=lambda: None)
+        assert stats.pruned is None and not stats.void_written
+        assert graph_sizes(store) == before
+        # Figure 6 is kept by the caller (its file is there but unreadable); 5 and 7 are gone.
+        stats = store.load(graphs[:5], void=void, prune=lambda: {graphs[6].iri})
+        assert stats.pruned == 2 and stats.void_written
+        assert (stats.graphs_in_store, stats.triples_in_store) == (6, 120)
+        assert "2 figure graphs pruned" in stats.summary()
+        after = graph_sizes(store)
+        gone = {graphs[5].iri, graphs[7].iri}
+        assert gone.isdisjoint(after)
+        expected = {g: n for g, n in before.items() if g not in gone}
+        expected[vocab.VOID_GRAPH] = after[vocab.VOID_GRAPH]
+        expected[STATE_GRAPH] = 2 * 6
+        assert after == expected  # every other graph, and the foreign ones, untouched
+        assert set(store.read_state()) == {g.iri for g in graphs[:5]} | {graphs[6].iri}
+        n = store.query(f"SELECT ?n WHERE {{ GRAPH <{vocab.VOID_GRAPH}> {{ ?d ?p ?n }} }}").rows
+        assert int(n[0][0].value) == 120  # the VoID graph follows
+        # Nothing left to prune: nothing changes; a pruned figure that comes back is added.
+        again = store.load(graphs[:5], void=void, prune=lambda: {graphs[6].iri})
+        assert (again.pruned, again.void_written) == (0, False)
+        back = store.load(graphs, void=void, prune=lambda: set())
+        assert (back.added, back.skipped, back.pruned) == (2, 6, 0)
+        assert {q for q in figure_quads(store) if "not-loaded" not in q[0]} == \
+            expected_quads(graphs)
+        assert graph_sizes(store)[FIGURES + "not-loaded-by-rdfexport.html"] == 2
+    finally:
+        if hasattr(store, "put_graph"):
+            store.update(f"DROP SILENT GRAPH <{OTHER_GRAPH}>")
+
+
+def test_prune_never_runs_after_an_interrupted_load(store) -> None:  # type: ignore[no-untyped-def]
+    graphs = [fake_graph(i) for i in range(6)]
+    store.load(graphs, void=void)
+    asked = []
+
+    def interrupted() -> Iterator:  # type: ignore[type-arg]
+        yield from graphs[:2]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.load(interrupted(), void=void, prune=lambda: asked.append(1) or set())
+    assert not asked and len(store.read_state()) == 6
+    assert figure_quads(store) == expected_quads(graphs)
+
+
+@pytest.mark.parametrize("kind", ["oxigraph", "virtuoso"])
+def test_a_prune_stopped_half_way_is_finished_by_the_next(
+        kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """What a server that applies an update's operations one by one could leave: a figure whose
+    digest says "pruned", its graph dropped or not. The next prune finishes; a load of the
+    figure rewrites it (a tombstone digest never matches). (The embedded store prunes in one
+    transaction: it cannot stop half-way.)"""
+    store = open_test_store(kind, request, tmp_path)
+    graphs = [fake_graph(i) for i in range(4)]
+    store.load(graphs, void=void)
+    ops: list[str] = []
+    store.run_update = lambda sparql, what: ops.append(sparql)
+    store.prune_graphs([graphs[2].iri, graphs[3].iri])
+    del store.run_update  # the store's own again
+    mark, drop = ops[0].split(" ;\n")[:2]
+    assert "DROP SILENT GRAPH" in drop and graphs[2].iri in drop
+    store.run_update(mark + " ;\n" + drop, "test")  # stopped after dropping graph 2
+    assert store.read_state()[graphs[3].iri][0] == "pruned"
+    back = store.load(graphs[:3] + graphs[3:], void=void)  # figure 3 is back: rewritten
+    assert (back.replaced, back.skipped) == (2, 2)
+    assert figure_quads(store) == expected_quads(graphs)
+    store.run_update(mark + " ;\n" + drop, "test")
+    stats = store.load(graphs[:2], void=void, prune=lambda: set())
+    assert stats.pruned == 2 and set(store.read_state()) == {g.iri for g in graphs[:2]}
+    assert figure_quads(store) == expected_quads(graphs[:2])
+    store.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -63,10 +63,12 @@ class LoadStats:
     triples_in_store: int = 0  # sum of their sizes
     void_written: bool = False
     seconds: float = 0.0
+    pruned: int | None = None  # figure graphs dropped by ``prune`` (None: not asked to prune)
 
     def summary(self) -> str:
+        pruned = "" if self.pruned is None else f", {self.pruned} figure graphs pruned"
         return (f"{self.figures} figures: {self.added} added, {self.replaced} replaced, "
-                f"{self.skipped} unchanged; {self.triples:,} triples written; store holds "
+                f"{self.skipped} unchanged{pruned}; {self.triples:,} triples written; store holds "
                 f"{self.graphs_in_store} figure graphs, {self.triples_in_store:,} triples; "
                 f"{self.seconds:.1f} s")
 
@@ -87,6 +89,10 @@ class QueryResult:
 
 Progress = Callable[[int, int], None]  # (figures done, triples written so far)
 VoidBuilder = Callable[[LoadStats], Sequence[ox.Quad]]
+# Called once the input is exhausted: the figure graph IRIs to keep besides those just loaded,
+# or None to prune nothing this time.
+Keep = Callable[[], Collection[str] | None]
+PRUNED = "pruned"  # the digest a figure's state holds while its graph is being dropped
 
 
 def staging_graph(iri: str) -> str:
@@ -126,6 +132,10 @@ class RecordedState:
         """A figure graph and its state were written."""
         self.entries[iri] = (digest, triples)
 
+    def forget(self, iri: str) -> None:
+        """A figure graph and its state were dropped."""
+        self.entries.pop(iri, None)
+
     def totals(self) -> tuple[int, int]:
         """(figure graphs, their triples) in the store."""
         return len(self.entries), sum(n for _, n in self.entries.values())
@@ -157,6 +167,13 @@ class BaseStore:
     def has_graph(self, iri: str) -> bool:
         raise NotImplementedError
 
+    def loaded_graphs(self) -> set[str]:
+        """Every figure graph IRI the state graph records (what rdfexport loaded)."""
+        return set(self.read_state())
+
+    def run_update(self, sparql: str, what: str) -> None:
+        raise NotImplementedError
+
     def query(self, sparql: str) -> QueryResult:
         raise NotImplementedError
 
@@ -171,12 +188,18 @@ class BaseStore:
 
     # -- shared ------------------------------------------------------------------------------
     def load(self, graphs: Iterable[GraphLike], *, void: VoidBuilder | None = None,
-             progress: Progress | None = None, force: bool = False) -> LoadStats:
+             progress: Progress | None = None, force: bool = False,
+             prune: Keep | None = None) -> LoadStats:
         """Load figure graphs; skip unchanged ones; rewrite the VoID graph if anything changed.
 
         ``void`` receives the statistics of the store after the load (figure graphs and triples
         it holds) and returns the VoID quads (``rdfexport.vocab.VOID_GRAPH``). ``force``
         rewrites every graph whatever its digest (for a store edited by other means).
+
+        ``prune``: once every graph was loaded (never after an exception), figure graphs the
+        state graph records that are neither in this load nor in what ``prune()`` returns are
+        dropped with their state (:meth:`prune_graphs`); ``prune()`` returning None prunes
+        nothing. Graphs the state graph does not record are never touched.
         """
         start = time.monotonic()
         state = self.recorded_state()
@@ -216,13 +239,45 @@ class BaseStore:
             if progress is not None:
                 progress(stats.figures, stats.triples)
         flush()
+        if prune is not None:
+            keep = prune()
+            if keep is not None:
+                gone = sorted(self.loaded_graphs() - seen - set(keep))
+                self.prune_graphs(gone)
+                for iri in gone:
+                    state.forget(iri)
+                stats.pruned = len(gone)
         stats.graphs_in_store, stats.triples_in_store = state.totals()
-        if void is not None and (stats.added or stats.replaced
+        if void is not None and (stats.added or stats.replaced or stats.pruned
                                  or not self.has_graph(vocab.VOID_GRAPH)):
             self.replace_graph(vocab.VOID_GRAPH, list(void(stats)))
             stats.void_written = True
         stats.seconds = time.monotonic() - start
         return stats
+
+    prune_batch = 500
+
+    def prune_graphs(self, iris: Sequence[str]) -> None:
+        """Drop figure graphs and their state, a batch of figures per SPARQL Update.
+
+        Each update first marks the figures' digests as being pruned, then drops the graphs,
+        then removes their state. A store that applies an update whole (Oxigraph) needs none
+        of that order; one that might stop half-way leaves a state that is still right: the
+        figure stays recorded (the next ``--prune`` drops it again; DROP SILENT of a missing
+        graph is no error) and its digest matches no content (a figure that comes back is
+        rewritten, never skipped).
+        """
+        for start in range(0, len(iris), self.prune_batch):
+            chunk = iris[start:start + self.prune_batch]
+            values = " ".join(f"<{i}>" for i in chunk)
+            ops = [f"DELETE {{ GRAPH <{STATE_GRAPH}> {{ ?g <{DIGEST}> ?d }} }} "
+                   f"INSERT {{ GRAPH <{STATE_GRAPH}> {{ ?g <{DIGEST}> \"{PRUNED}\" }} }} "
+                   f"WHERE {{ VALUES ?g {{ {values} }} GRAPH <{STATE_GRAPH}> "
+                   f"{{ ?g <{DIGEST}> ?d }} }}"]
+            ops += [f"DROP SILENT GRAPH <{i}>" for i in chunk]
+            ops.append(f"DELETE {{ GRAPH <{STATE_GRAPH}> {{ ?g ?p ?o }} }} WHERE {{ "
+                       f"VALUES ?g {{ {values} }} GRAPH <{STATE_GRAPH}> {{ ?g ?p ?o }} }}")
+            self.run_update(" ;\n".join(ops), f"the update pruning {len(chunk)} figure graphs")
 
 
 # -- SPARQL text -------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ class _LookedUp(RecordedState):
     def record(self, iri: str, digest: str, triples: int) -> None:
         self.digests[iri] = digest  # write_batch recorded it in the store
 
+    def forget(self, iri: str) -> None:
+        self.digests.pop(iri, None)  # prune_graphs removed it from the store
+
     def totals(self) -> tuple[int, int]:
         def one(sparql: str) -> int:
             for row in self.store.query(sparql):
@@ -268,6 +271,14 @@ class EmbeddedStore(BaseStore):
         for q in self.store.quads_for_pattern(None, ox.NamedNode(TRIPLES), None, g):
             counts[q.subject.value] = int(q.object.value)
         return {iri: (d, counts.get(iri, 0)) for iri, d in digests.items()}
+
+    def loaded_graphs(self) -> set[str]:
+        # The subjects of the state graph (one string look-up per figure; only for --prune).
+        return {q.subject.value for q in self.store.quads_for_pattern(
+            None, ox.NamedNode(DIGEST), None, ox.NamedNode(STATE_GRAPH))}
+
+    def run_update(self, sparql: str, what: str) -> None:
+        self.store.update(sparql)  # one transaction: all of it or nothing
 
     def recorded_state(self) -> RecordedState:
         # Taken, not shared: if this load does not complete, nothing is known for the next one.

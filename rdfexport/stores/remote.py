@@ -166,6 +166,15 @@ class RemoteStore(BaseStore):
                 state[g.value] = (d.value, _int(n))
         return state
 
+    def loaded_graphs(self) -> set[str]:
+        result = self.query(f"SELECT DISTINCT ?g WHERE {{ GRAPH <{STATE_GRAPH}> "
+                            f"{{ ?g <{DIGEST}> ?d }} }}")
+        return {row[0].value for row in result.rows if row[0] is not None}
+
+    def run_update(self, sparql: str, what: str) -> None:
+        # Retried: every operation of a prune (DELETE/INSERT, DROP SILENT) may be applied twice.
+        self.update(sparql, what)
+
     def has_graph(self, iri: str) -> bool:
         r = self.sparql_select(f"ASK {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}", "a graph check")
         return bool(r.json().get("boolean"))
