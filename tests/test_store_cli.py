@@ -254,3 +254,156 @@ def test_killed_virtuoso_load_completes_on_rerun(virtuoso, site: Path) -> None: 
     final = cli("load", site, "--endpoint", virtuoso.query_url, "--user", virtuoso.user, *FAST,
                 env={"RDFEXPORT_PASSWORD": virtuoso.password})
     assert "0 added, 0 replaced, 130 unchanged" in final.stderr
+
+
+# -- --prune -------------------------------------------------------------------------------------
+
+SITE = "https://pfocr.wikipathways.org/"
+STATE = SITE + "rdfexport/load-state"
+VOID = SITE + "void"
+OTHER = "http://example.org/not-rdfexport/wikipathways"
+REMOVED = ["PMC100003__mb2410470011", "PMC10029719__cs3c00075_0011"]
+
+
+class Target:
+    """Where a CLI test loads: the embedded store, or a real server (its options and env)."""
+
+    def __init__(self, kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        self.kind = kind
+        self.env: dict[str, str] | None = None
+        if kind == "embedded":
+            self.path = tmp_path / "store"
+            self.args: list[object] = ["--store", self.path]
+            self.server = None
+            return
+        self.server = request.getfixturevalue("oxigraph_server" if kind == "oxigraph"
+                                              else "virtuoso")
+        reset(self.server)
+        self.args = ["--endpoint", self.server.query_url]
+        if self.server.user:
+            self.args += ["--user", self.server.user]
+            self.env = {"RDFEXPORT_PASSWORD": self.server.password}
+
+    def load(self, *args: object):  # type: ignore[no-untyped-def]
+        return cli("load", *args, *self.args, *FAST, env=self.env)
+
+    def update(self, sparql: str) -> None:
+        if self.server is not None:
+            self.server.update(sparql)
+            return
+        from rdfexport.stores import open_store
+
+        with open_store(self.path) as store:
+            store.store.update(sparql)  # type: ignore[attr-defined]
+
+    def select(self, sparql: str) -> list[tuple[str, ...]]:
+        from rdfexport.stores import open_store
+
+        if self.server is not None:
+            return [tuple(r.values()) for r in self.server.sparql(sparql)]
+        with open_store(self.path, read_only=True) as store:
+            return [tuple(t.value for t in row) for row in store.query(sparql).rows]  # type: ignore[union-attr]
+
+    def sizes(self) -> dict[str, int]:
+        """Triples per graph: rdfexport's and the foreign one (not the server's own)."""
+        return {g: int(n) for g, n in self.select(
+            'SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } '
+            f'FILTER(STRSTARTS(STR(?g), "{SITE}") || STR(?g) = "{OTHER}") }} GROUP BY ?g')}
+
+    def state(self) -> dict[str, str]:
+        return dict(self.select(  # type: ignore[arg-type]
+            f"SELECT ?g ?d WHERE {{ GRAPH <{STATE}> {{ ?g <{SITE}rdfexport#digest> ?d }} }}"))
+
+    def void_counts(self) -> tuple[int, int]:
+        rows = self.select(f"SELECT ?e ?t WHERE {{ GRAPH <{VOID}> {{ ?d "
+                           "<http://rdfs.org/ns/void#entities> ?e ; "
+                           "<http://rdfs.org/ns/void#triples> ?t } }")
+        return int(rows[0][0]), int(rows[0][1])
+
+
+@pytest.fixture(params=["embedded", "oxigraph", "virtuoso"])
+def target(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    t = Target(request.param, request, tmp_path)
+    yield t
+    if t.server is not None:
+        t.server.update(f"DROP SILENT GRAPH <{OTHER}>")
+
+
+def figure(figid: str) -> str:
+    return f"{SITE}figures/{figid}.html"
+
+
+def test_prune_drops_removed_figures_and_nothing_else(target: Target, site: Path) -> None:
+    first = target.load(site)
+    assert first.exit_code == 0, first.output
+    target.update(f'INSERT DATA {{ GRAPH <{OTHER}> {{ <http://example.org/wp> '
+                  '<http://schema.org/name> "WikiPathways data" } }')
+    before, state = target.sizes(), target.state()
+    assert len(state) == 130 and before[OTHER] == 1
+    for figid in REMOVED:
+        (site / "_figures" / f"{figid}.md").unlink()
+
+    kept = target.load(site)  # without --prune the removed figures stay
+    assert kept.exit_code == 0, kept.output
+    assert "128 figures: 0 added, 0 replaced, 128 unchanged;" in kept.stderr
+    assert "pruned" not in kept.stderr
+    assert target.sizes() == before and target.state() == state
+
+    pruned = target.load(site, "--prune")
+    assert pruned.exit_code == 0, pruned.output
+    assert ("128 figures: 0 added, 0 replaced, 128 unchanged, 2 figure graphs pruned;"
+            in pruned.stderr)
+    assert "store holds 128 figure graphs" in pruned.stderr
+    after = target.sizes()
+    gone = {figure(f) for f in REMOVED}
+    assert gone <= set(before) and gone.isdisjoint(after)
+    assert target.state() == {g: d for g, d in state.items() if g not in gone}
+    untouched = {g: n for g, n in before.items() if g not in gone and g not in (STATE, VOID)}
+    assert {g: n for g, n in after.items() if g not in (STATE, VOID)} == untouched
+    assert after[OTHER] == 1  # another program's graph
+    figures = {g: n for g, n in after.items() if g.startswith(SITE + "figures/")}
+    assert target.void_counts() == (128, sum(figures.values()))  # what the store holds
+
+    again = target.load(site, "--prune")
+    assert "128 unchanged, 0 figure graphs pruned;" in again.stderr
+    assert target.sizes() == after
+
+
+def test_prune_refused_with_shard_and_with_inputs_that_hide_figures(
+        site: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shard = cli("load", site, "--store", store, "--shard", "1/2", "--prune", *FAST)
+    assert shard.exit_code == 2
+    assert "--prune cannot be used with --shard" in shard.stderr
+    assert "only part of the input" in shard.stderr
+    assert not store.exists()  # refused before anything was loaded
+    missing = cli("load", site, tmp_path / "typo", "--store", store, "--prune", *FAST)
+    assert missing.exit_code == 2 and "typo: no such file or folder" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = cli("load", tmp_path / "empty", "--store", store, "--prune", *FAST)
+    assert empty.exit_code == 2 and "no figure file" in empty.stderr
+    assert not store.exists()
+
+
+def test_prune_keeps_the_figures_of_files_that_failed_to_read(site: Path, tmp_path: Path) -> None:
+    """A broken file is not a removed figure: its graph (and state) stays. Its figid is its file
+    name, or the figid written in it when it was renamed."""
+    store = tmp_path / "store"
+    assert cli("load", site, "--store", store, *FAST).exit_code == 0
+    figures = site / "_figures"
+    binary = figures / "PMC10025411__fncel-17-1105247-g0001.md"
+    binary.write_bytes(b"\x00\xff garbage")  # nothing in it names a figid
+    renamed = figures / "PMC10029719__cs3c00075_0011.md"
+    text = renamed.read_text(encoding="utf-8").replace("\nfigtitle:", "\nfigtitle: [unclosed\nx:")
+    renamed.unlink()
+    (figures / "renamed-and-broken.md").write_text(text, encoding="utf-8")
+    (figures / "PMC100003__mb2410470011.md").unlink()  # removed
+    result = cli("load", site, "--store", store, "--prune", *FAST)
+    assert result.exit_code == 2, result.output
+    assert "2 files failed" in result.stderr and "1 figure graphs pruned" in result.stderr
+    assert "store holds 129 figure graphs" in result.stderr
+    held = cli("query", "--store", store, "--format", "tsv",
+               f"SELECT ?g WHERE {{ GRAPH <{STATE}> {{ ?g ?p ?o }} }}").stdout
+    assert figure("PMC10025411__fncel-17-1105247-g0001") in held
+    assert figure("PMC10029719__cs3c00075_0011") in held
+    assert figure("PMC100003__mb2410470011") not in held

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from rdfexport.cli.convert import (
     tally,
     validation_options,
 )
-from rdfexport.errors import ExitCode
+from rdfexport.errors import ExitCode, InputError, UsageError
 from rdfexport.stores import DEFAULT_STORE_DIR, BaseStore, LoadStats, open_store
 
 PASSWORD_VARIABLE = "RDFEXPORT_PASSWORD"
@@ -81,10 +82,15 @@ def count_figure_files(paths: tuple[Path, ...]) -> int:
 @click.option("--force", is_flag=True,
               help="Rewrite every figure graph, even those whose digest is unchanged (for a "
                    "store that was edited by other means).")
+@click.option("--prune", is_flag=True,
+              help="After a complete load, drop the graphs (and state) of figures an earlier "
+                   "rdfexport load put in the store whose figid is in no figure file of PATHS "
+                   "(readable or not); other graphs are never touched. PATHS must be the whole "
+                   "source; not with --shard.")
 def load(paths, engine, limits, store_dir, endpoint, graph_store,
          update_endpoint, user, auth, server_type, retries, validate, fail_on, shapes,
          shacl_engine, jobs, shard, incremental, cache, progress, verbose, quiet,
-         force):  # type: ignore[no-untyped-def]
+         force, prune):  # type: ignore[no-untyped-def]
     """Export figure files, folders or site checkouts (PATH...) and load them into a store.
 
     One named graph per figure (its IRI). A figure whose content changed replaces exactly its
@@ -94,11 +100,15 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
     Default target: an embedded Oxigraph store in --store DIR. With --endpoint URL: any SPARQL
     1.1 server (query, update and Graph Store Protocol); for Virtuoso pass
     --endpoint http://HOST:8890/sparql-auth --user dba with the password in $RDFEXPORT_PASSWORD.
+
+    With --prune, figures removed from the source leave the store too (docs/LOADING.md).
     """
 
     def action() -> int:
         from rdfexport.graph import ExportStats, void_quads
         from rdfexport.pipeline import build_graphs
+
+        present = source_figids(paths, shard) if prune else None
 
         options = replace(scaled(export_options(engine, limits), jobs, shard,
                                  incremental, cache, store_dir.with_name(store_dir.name + ".cache"),
@@ -106,8 +116,21 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
                       cache_data=False)
         findings = tally(validate)
         export_stats = ExportStats()
-        checked = Checked(build_graphs(paths, options, export_stats, findings), validate, shapes,
-                          verbose, findings)
+        failed: list[Path] = []
+        checked = Checked(_failed_paths(build_graphs(paths, options, export_stats, findings),
+                                        failed), validate, shapes, verbose, findings)
+
+        def keep() -> set[str] | None:
+            """Figure graphs --prune keeps besides those just loaded: every figure file of
+            the input, readable or not, by its name and by the figid written in it."""
+            if present is None:
+                return None
+            from rdfexport.vocab import figure_iri
+
+            figids = set(present)
+            for path in failed:
+                figids |= figids_of_failed(path)
+            return {figure_iri(f) for f in figids}
 
         def void(stats: LoadStats):  # type: ignore[no-untyped-def]
             return void_quads(ExportStats(figures=stats.graphs_in_store,
@@ -119,13 +142,15 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
         with open_target(store_dir, endpoint, graph_store, update_endpoint, user, auth,
                          server_type, retries) as store:
             if show:
-                with click.progressbar(length=count_figure_files(paths), label="loading",
+                with click.progressbar(length=count_figure_files(paths) if present is None
+                                       else len(present), label="loading",
                                        file=click.get_text_stream("stderr"),
                                        show_pos=True) as bar:
                     stats = store.load(checked, void=void, progress=_advance(bar),
-                                       force=force)
+                                       force=force, prune=keep if prune else None)
             else:
-                stats = store.load(checked, void=void, force=force)
+                stats = store.load(checked, void=void, force=force,
+                                   prune=keep if prune else None)
             target = store.target
         if not quiet:
             tail = ""
@@ -139,6 +164,68 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
         return int(checked.exit_code(fail_on)) if checked.errors or validate else ExitCode.OK
 
     run(action)
+
+
+def source_figids(paths: Iterable[Path], shard: str | None) -> list[str]:
+    """For --prune: the figid each figure file of the input is named for (its name without
+    the suffix, the PFOCR convention), one per file, readable or not. Refused (UsageError) with
+    --shard, with an input path that does not exist and with an input without figure files:
+    each would make the whole store look removed."""
+    from rdfexport.sources import ORGANISMS_DIR, discover
+
+    if shard:
+        raise UsageError(f"--prune cannot be used with --shard {shard}: a shard sees only part "
+                         "of the input, so every figure of the other shards would look removed "
+                         "and be dropped",
+                         fix="load all shards without --prune, then run `rdfexport load PATH... "
+                         "--incremental --prune` once over the whole input")
+    figids: list[str] = []
+    for item in discover(paths):
+        if isinstance(item, InputError):
+            if item.path is not None and Path(item.path).parent.name == ORGANISMS_DIR:
+                continue  # an organism page hides no figure
+            raise UsageError(f"--prune: {item.path}: {item.problem}; the figures under it "
+                             "would look removed and be dropped",
+                             fix="give the whole source, every path existing, with --prune")
+        figids.append(item.path.stem)
+    if not figids:
+        raise UsageError("--prune: the input holds no figure file, so every figure in the store "
+                         "would look removed and be dropped",
+                         fix="give the whole source (a site checkout or its _figures folder)")
+    return figids
+
+
+_FIGID_LINE = re.compile(r"""^figid[ \t]*:[ \t]*(?:"([^"\n]*)"|'([^'\n]*)'|([^\n#]*))""",
+                         re.MULTILINE)
+
+
+def figids_of_failed(path: Path) -> set[str]:
+    """What figid a file that failed to read may belong to, besides its name (which
+    :func:`source_figids` has): a table ``_data/<figid>-<kind>.tsv`` names its figure; a figure
+    file's ``figid:`` lines, found in its bytes without parsing them. Nothing for what cannot be
+    read at all."""
+    from rdfexport.sources import DATA_DIR
+
+    found: set[str] = set()
+    if path.parent.name == DATA_DIR and "-" in path.name:
+        found.add(path.name.rsplit("-", 1)[0])
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(1 << 20).decode("utf-8", errors="replace")
+    except OSError:
+        return found
+    for m in _FIGID_LINE.finditer(text):
+        value = next(g for g in m.groups() if g is not None).strip()
+        if value:
+            found.add(value)
+    return found
+
+
+def _failed_paths(items: Iterable[object], failed: list[Path]) -> Iterator[object]:
+    for item in items:
+        if isinstance(item, InputError) and item.path is not None:
+            failed.append(Path(item.path))
+        yield item
 
 
 def _advance(bar) -> Callable[[int, int], None]:  # type: ignore[no-untyped-def]
