@@ -1,8 +1,11 @@
 """JSON-LD documents -> the quads of each figure, in the figure's own named graph; VoID.
 
 Three engines; ``direct`` gives pyld's bytes for every figure, ``oxigraph`` on the whole sample
-but not on blocks the two JSON-LD processors read differently (a relative ``@id``: pyld resolves
-it against its default base, pyoxigraph drops it):
+but not on blocks the two JSON-LD processors read differently (an IRI pyld resolves otherwise
+than RFC 3986, such as ``.gc`` or ``a/.?q``, or one that is not valid once resolved: pyld writes
+it and the figure fails, pyoxigraph drops its node). Every engine resolves relative IRIs against
+the figure's IRI, the address of the page the block lives on (pyld's ``base`` option, ``@base``
+on each figure's node in pyoxigraph's batch documents):
 
 - ``pyld``, the JSON-LD processor of record: both documents of a figure (jsonld.py) through pyld.
 - ``oxigraph``: many figures at once through pyoxigraph's Rust JSON-LD parser (~100x pyld).
@@ -157,7 +160,7 @@ def _fail(fig: Figure, err: Exception) -> InputError:
 
 def build_one_pyld(fig: Figure) -> FigureGraph:
     docs = [jsonld.front_matter_document(fig), jsonld.block_document(fig)]
-    text = "".join(jsonld.to_nquads(d) for d in docs if d is not None)
+    text = "".join(jsonld.to_nquads(d, base=fig.iri) for d in docs if d is not None)
     # Re-serialized by pyoxigraph so both engines write the very same canonical lines.
     data = _nquads(ox.parse(text, format=ox.RdfFormat.N_QUADS))
     return finish(fig, _by_graph(data).get(fig.iri, ()))
@@ -187,7 +190,9 @@ def _block_nquads(figs: Sequence[Figure]) -> list[bytes | None]:
         if not _plain_block(f.block, used):
             out[i] = None
             continue
-        texts[i] = f'{{"@id":{json.dumps(f.iri)},"@graph":[{json.dumps(f.block)}]}}'
+        # the figure IRI is the block's base IRI, as it is pyld's (jsonld.base_context)
+        iri, block = json.dumps(f.iri), json.dumps(f.block)
+        texts[i] = f'{{"@context":{{"@base":{iri}}},"@id":{iri},"@graph":[{block}]}}'
     counts: dict[str, int] = defaultdict(int)
     for f in figs:
         counts[f.iri] += 1
@@ -211,7 +216,8 @@ def _block_nquads(figs: Sequence[Figure]) -> list[bytes | None]:
 
 
 def _parse_blocks(texts: Sequence[str], context: str) -> dict[str, bytes]:
-    """graph name -> N-Quads, for figures' ``{"@id": iri, "@graph": [block]}`` JSON texts."""
+    """graph name -> N-Quads, for figures' ``{"@context": {"@base": iri}, "@id": iri,
+    "@graph": [block]}`` JSON texts."""
     doc = f'{{"@context":{context},"@graph":[{",".join(texts)}]}}'.encode()
     groups: dict[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, list[ox.Quad]] = defaultdict(list)
     for q in ox.parse(doc, format=ox.RdfFormat.JSON_LD):
@@ -247,31 +253,54 @@ def _schema_context_json(used: frozenset[str] | None = None) -> str:
 
 _SCHEMA_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A relative IRI reference both processors resolve alike against the figure IRI (RFC 3986, dot
+# segments, query and fragment included; tests/test_engines.py compares them on generated
+# references) into a valid http(s) IRI: ASCII IRI characters and valid %-escapes, no ':' (a
+# scheme, a compact IRI or a blank node), at most one '#', not '@'-first (a keyword's form),
+# not '//'-first (an authority, which can be invalid: pyoxigraph drops it where pyld keeps it),
+# not '.' then another character first (pyld drops that '.': ".gc" -> "gc", not RFC 3986), no
+# '.' or '..' segment just before the query or fragment (pyld drops the '/' it leaves: "a/.?q"
+# -> "a?q", not "a/?q").
+_REL_CHAR = r"(?:[A-Za-z0-9._~!$&'()*+,;=@/?-]|%[0-9A-Fa-f]{2})"
+_RELATIVE_IRI = re.compile(
+    rf"(?!//|@|\.[^./]|(?:[^?#]*/)?\.\.?[?#]){_REL_CHAR}*(?:#{_REL_CHAR}*)?")
+
+
+def _block_iri(value: Any, relative: bool = True) -> bool:
+    """Is ``value`` an IRI of a plain block: absolute http(s) as compact_nquads takes it, or
+    (where it is resolved against the base IRI) a relative reference that both processors
+    resolve alike (``_RELATIVE_IRI``)?"""
+    return type(value) is str and (compact_nquads._checked_iri(value) is not None or (
+        relative and _RELATIVE_IRI.fullmatch(value) is not None))
 
 
 @cache
-def _schema_keywords() -> tuple[dict[str, str], frozenset[str]]:
-    """The schema.org context's aliases of @id/@type, and its terms whose strings are IRIs."""
+def _schema_keywords() -> tuple[dict[str, str], dict[str, bool]]:
+    """The schema.org context's aliases of @id/@type, and its terms whose strings are IRIs,
+    each with whether a relative string is resolved against the base IRI (``@type: @id``; a
+    ``@type: @vocab`` term reads it against ``@vocab`` or as a term instead)."""
     context = jsonld.bundled_context(jsonld.SCHEMA_CONTEXT_URL)["@context"]
     aliases = {k: v for k, v in context.items() if v in ("@id", "@type")}
-    iri_terms = frozenset(k for k, v in context.items()
-                          if isinstance(v, dict) and v.get("@type") in ("@id", "@vocab"))
+    iri_terms = {k: v["@type"] == "@id" for k, v in context.items()
+                 if isinstance(v, dict) and v.get("@type") in ("@id", "@vocab")}
     return {"@id": "@id", "@type": "@type", **aliases}, iri_terms
 
 
 def _plain_block(node: dict[str, Any], used: set[str]) -> bool:
     """Is this block in the plain JSON-LD that pyoxigraph and pyld read alike? Nodes with
-    absolute http(s) @id, @type names or IRIs, schema.org terms (or plain names under its
-    @vocab) holding text, IRIs where the term wants one, nested nodes. Not plain, and so left to
-    pyld: numbers, booleans, nulls, relative IRIs, other keywords (@context, @graph, @list,
-    @value...), compact-IRI keys, lone surrogates. (pyoxigraph drops relative IRIs that pyld
-    resolves against its default base, for one.) Adds the keys and type names to ``used``."""
+    absolute http(s) or simple relative @id (``_block_iri``; resolved against the figure IRI),
+    @type names or absolute IRIs, schema.org terms (or plain names under its @vocab) holding
+    text, IRIs where the term wants one, nested nodes. Not plain, and so left to pyld: numbers,
+    booleans, nulls, other IRIs (``urn:``, compact, with spaces, '//'-first...), other keywords
+    (@context, @graph, @list, @value...), compact-IRI keys, lone surrogates. (pyoxigraph drops
+    an IRI that is invalid once resolved where pyld writes it, for one.) Adds the keys and type
+    names to ``used``."""
     keywords, iri_terms = _schema_keywords()
     for key, value in node.items():
         used.add(key)
         keyword = keywords.get(key)
         if keyword == "@id":
-            if type(value) is not str or compact_nquads._checked_iri(value) is None:
+            if not _block_iri(value):
                 return False
             continue
         if keyword == "@type":
@@ -284,11 +313,11 @@ def _plain_block(node: dict[str, Any], used: set[str]) -> bool:
             continue
         if not _SCHEMA_TERM.fullmatch(key):
             return False
-        iri_valued = key in iri_terms
+        relative = iri_terms.get(key)  # None: the term's strings are text
         for v in value if type(value) is list else (value,):
             if type(v) is str:
-                if iri_valued:
-                    if compact_nquads._checked_iri(v) is None:
+                if relative is not None:
+                    if not _block_iri(v, relative):
                         return False
                 elif not v.isprintable() and _SURROGATE.search(v):
                     return False

@@ -230,32 +230,52 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# The base IRI of both documents of a figure is the figure's own address (``fig.iri``): the
+# schema-jsonld block lives on the figure's page, so a relative IRI in it (``"@id":
+# "PMC123__f1.html"``, ``"url": "../figures/x.html"``) names a resource of the site, as JSON-LD
+# says (a document's base IRI is its location). pyld gets it as its ``base`` option (see
+# ``to_nquads``), never its default ``http://example.org/base/``; a batch document for
+# pyoxigraph holds many figures, so each figure's wrapper node carries it as ``@base``
+# (``base_context``), which resolves exactly like the option (tests/test_engines.py).
+
+
+def base_context(fig: Figure) -> dict[str, str]:
+    """The embedded context giving a figure's wrapper node in a batch its base IRI."""
+    return {"@base": fig.iri}
+
+
 def front_matter_document(fig: Figure, context: Any = PFOCR_CONTEXT_URL) -> dict[str, Any]:
+    """The front matter as one document; its base IRI is ``fig.iri`` (give it to to_nquads)."""
     return {"@context": context, "@id": fig.iri, "@graph": figure_nodes(fig)}
 
 
 def block_document(fig: Figure, context: Any = SCHEMA_CONTEXT_URL) -> dict[str, Any] | None:
+    """The block as one document; its base IRI is ``fig.iri`` (give it to to_nquads)."""
     if fig.block is None:
         return None
     return {"@context": context, "@id": fig.iri, "@graph": [fig.block]}
 
 
 def batch_documents(figs: Iterable[Figure]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Many figures in two documents with the contexts inline: one context parse per batch."""
+    """Many figures in two documents with the contexts inline: one context parse per batch;
+    each figure's wrapper node sets its own base IRI (``base_context``)."""
     figs = list(figs)
     fm = {"@context": bundled_context(PFOCR_CONTEXT_URL)["@context"],
-          "@graph": [{"@id": f.iri, "@graph": figure_nodes(f)} for f in figs]}
+          "@graph": [{"@context": base_context(f), "@id": f.iri, "@graph": figure_nodes(f)}
+                     for f in figs]}
     blocks = {"@context": bundled_context(SCHEMA_CONTEXT_URL)["@context"],
-              "@graph": [{"@id": f.iri, "@graph": [f.block]} for f in figs if f.block]}
+              "@graph": [{"@context": base_context(f), "@id": f.iri, "@graph": [f.block]}
+                         for f in figs if f.block]}
     return fm, blocks
 
 
-def to_nquads(document: dict[str, Any]) -> str:
-    """pyld, the JSON-LD processor of record: document -> N-Quads, offline."""
+def to_nquads(document: dict[str, Any], base: str) -> str:
+    """pyld, the JSON-LD processor of record: document -> N-Quads, offline; relative IRIs
+    resolved against ``base``, the document's own address (a figure's IRI)."""
     from pyld import jsonld
 
     try:
-        return jsonld.to_rdf(document, {"format": "application/n-quads",
+        return jsonld.to_rdf(document, {"format": "application/n-quads", "base": base,
                                         "documentLoader": document_loader})
     except jsonld.JsonLdError as err:
         cause: BaseException | None = err

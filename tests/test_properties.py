@@ -47,7 +47,10 @@ scalars = st.one_of(
     st.sampled_from(NA + ["On", "NO", "Off", "true", "~", "null", "10.1000/x y", "<x>", "\\",
                           "\"", "'", "@id", "@context", "https://schema.org/", "PMC123__a",
                           "mesh:D005227", "CHEBI:15377", "WP554", "9606", "Homo sapiens",
-                          "\x00", "\x1b[31m", "\u2028", "\ufeff", "a\r\nb", " "]),
+                          "\x00", "\x1b[31m", "\u2028", "\ufeff", "a\r\nb", " ",
+                          # relative IRIs (resolved against the figure IRI) and near misses
+                          "PMC123__a.html", "../x/y?q#f", "./", "", ".gc", "//host/x", "a%zz",
+                          "#fig"]),
     st.integers(min_value=-10**30, max_value=10**30),
     st.floats(allow_nan=True, allow_infinity=True),
     st.booleans(),
@@ -70,6 +73,7 @@ def front_matter(draw) -> tuple[str, dict]:
     name = draw(st.sampled_from(BASES))
     data = dict(PARSED[name])
     keys = sorted(data) + ["schema-jsonld.keywords", "schema-jsonld.name", "schema-jsonld.@id",
+                           "schema-jsonld.url",
                            "schema-jsonld.@type", "schema-jsonld.license",
                            "schema-jsonld.creator", "schema-jsonld.description",
                            "schema-jsonld.@context", "extra", "wpid", "genes", "chemicals"]
