@@ -173,6 +173,12 @@ def test_a_figure_the_writer_refuses_goes_through_pyld(monkeypatch):
     assert got.data == expected.data
     assert got.data != next(iter(reference.values())).data  # the integer reached the RDF
     assert b'"7"^^<http://www.w3.org/2001/XMLSchema#integer>' in got.data
+    # the front matter's relative IRI resolves against the figure IRI too, in every engine
+    (fig,) = [g.figure for g in reference.values()]
+    assert f"<{fig.iri.rsplit('/', 1)[0]}/relative/x>".encode() in got.data
+    assert b"example.org" not in got.data
+    (oxigraph,) = build_graphs(paths, ExportOptions(engine="oxigraph"))
+    assert oxigraph.data == got.data
 
 
 def test_blocks_pyoxigraph_rejects_go_through_pyld():
