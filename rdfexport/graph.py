@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -383,10 +384,19 @@ def _one(fig: Figure, engine: str) -> FigureGraph | InputError:
         return build_one_pyld(fig) if engine == "pyld" else build_batch_oxigraph([fig])[0]
     except (RdfExportError, SyntaxError, ValueError) as err:
         return _fail(fig, err)
-    except Exception as err:  # pyld raises its own JsonLdError tree
-        if type(err).__name__ != "JsonLdError":
+    except Exception as err:  # pyld raises its own JsonLdError tree, and more on odd input
+        if type(err).__name__ != "JsonLdError" and not _raised_in_pyld(err):
             raise
         return _fail(fig, err)
+
+
+def _raised_in_pyld(err: BaseException) -> bool:
+    """pyld 3.3 raises TypeError on a keyword-like IRI value (``url: '@x'``): that is a bad
+    figure, not a reason to stop the run; our own bugs (raised elsewhere) still propagate."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and f"{os.sep}pyld{os.sep}" in tb.tb_frame.f_code.co_filename
 
 
 def build(figs: Sequence[Figure], engine: str = DEFAULT_ENGINE) -> list[FigureGraph | InputError]:

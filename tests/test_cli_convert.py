@@ -39,6 +39,26 @@ def test_a_bad_file_is_named_the_others_are_still_written(tmp_path):
     assert any("PMC100003__mb2410470011" in q.graph_name.value for q in quads)
 
 
+def test_a_keyword_like_iri_in_a_block_fails_its_figure_not_the_run(tmp_path):
+    """``url: '@x'`` made pyld raise TypeError (not its JsonLdError): a traceback ended the
+    whole run under the default engine."""
+    shutil.copy(FIGURES / "PMC100003__mb2410470011.md", tmp_path / "good.md")
+    text = (FIGURES / "PMC10031279__gr8.md").read_text(encoding="utf-8")
+    bad = tmp_path / "PMC10031279__gr8.md"
+    bad.write_text(text.replace("  '@type': Dataset\n", "  '@type': Dataset\n  url: '@x'\n", 1),
+                   encoding="utf-8")
+    out = tmp_path / "out.nq"
+    for engine in ("direct", "pyld"):
+        result = invoke("convert", "--no-validate", "--engine", engine, str(tmp_path), "-o",
+                        str(out))
+        assert result.exit_code == 2, result.output
+        assert f"{bad}:38: cannot turn the metadata into RDF" in result.stderr
+        graphs = {q.graph_name.value for q in ox.parse(path=str(out),
+                                                       format=ox.RdfFormat.N_QUADS)}
+        assert any("PMC100003__mb2410470011" in g for g in graphs)
+        assert not any("PMC10031279__gr8" in g for g in graphs)
+
+
 def test_failed_run_keeps_the_previous_output(tmp_path):
     out = tmp_path / "out.ttl"
     out.write_text("previous")
