@@ -216,6 +216,47 @@ def test_bundled_query_answers_what_the_source_files_say(loaded, name: str) -> N
     assert got == want
 
 
+BOUND = {  # --bind values a researcher would give; each matches figures of the sample
+    "figures-with-gene-symbol": {"symbol": ["EGFR", "TP53", "AKT1"]},
+    "figures-with-gene-id": {"gene": ["https://identifiers.org/ncbigene/7157"]},
+    "top-genes-for-organism": {"taxon": ["obo:NCBITaxon_7227"]},
+    "genes-with-chemical": {"chemical": ["<https://identifiers.org/mesh/D000409>"]},
+}
+
+
+def expected_bound(name: str, values: dict[str, list[str]]) -> object:
+    figs = source()
+    if name == "figures-with-gene-symbol":
+        ids = {g for f in figs for g, seen in f["genes"].items()
+               if any(sym in values["symbol"] for sym, _ in seen)}
+        return sorted((f["figid"], NCBIGENE + g) for f in figs for g in f["genes"] if g in ids)
+    if name == "figures-with-gene-id":
+        wanted = {v.rsplit("/", 1)[-1] for v in values["gene"]}
+        return sorted(f["figid"] for f in figs if wanted & set(f["genes"]))
+    if name == "top-genes-for-organism":
+        taxon = values["taxon"][0].rsplit("_", 1)[-1]
+        fly = {g for f in figs for g, seen in f["genes"].items() if any(t == taxon for _, t in seen)}
+        counts = Counter(g for f in figs for g in f["genes"] if g in fly)
+        return sorted(((NCBIGENE + g, n) for g, n in counts.items()),
+                      key=lambda kv: (-kv[1], kv[0]))[:20]
+    if name == "genes-with-chemical":
+        return expected(name)
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", sorted(BOUND))
+def test_queries_with_bound_values_answer_what_the_source_files_say(loaded, name: str) -> None:  # type: ignore[no-untyped-def]
+    """``rdfexport query --example NAME --bind VAR=VALUE``: another gene, organism or chemical
+    than the one written in the query, as a researcher asks."""
+    from rdfexport.queries import bind
+
+    kind, store = loaded
+    text = bind(examples()[name].text, BOUND[name])
+    want = expected_bound(name, BOUND[name])
+    assert want and want != expected(name) or name == "genes-with-chemical"
+    assert answer(name, store.query(text)) == want
+
+
 @pytest.mark.parametrize("name", sorted(examples()))
 def test_every_store_gives_the_same_answer(name: str) -> None:
     """Runs after the per-store tests (same module, later in the file)."""

@@ -160,6 +160,30 @@ def test_list_examples_and_show() -> None:
     assert shown.stdout.startswith("# Dataset metadata") and "PREFIX void:" in shown.stdout
 
 
+def test_bind_replaces_the_values_line_and_refuses_what_the_query_lacks(tmp_path: Path) -> None:
+    shown = cli("query", "--example", "figures-with-gene-symbol", "--bind", "symbol=TP53",
+                "--bind", 'symbol=odd "name"', "--show")
+    assert shown.exit_code == 0
+    assert 'VALUES ?symbol { "TP53" "odd \\"name\\"" }' in shown.stdout
+    assert '"PIK3CA"' not in shown.stdout
+    taxon = cli("query", "--example", "top-genes-for-organism", "--bind",
+                "taxon=obo:NCBITaxon_10090", "--show")
+    assert "VALUES ?taxon { obo:NCBITaxon_10090 }" in taxon.stdout
+    gene = cli("query", "--example", "figures-with-gene-id", "--bind",
+               "gene=https://identifiers.org/ncbigene/7157", "--show")
+    assert "VALUES ?gene { <https://identifiers.org/ncbigene/7157> }" in gene.stdout
+    lacking = cli("query", "--example", "figures-of-article", "--bind", "pmcid=PMC1", "--show")
+    assert lacking.exit_code == 2 and "VALUES ?pmcid" in lacking.stderr and "bind one of: id" \
+        in lacking.stderr
+    malformed = cli("query", "--example", "metadata", "--bind", "TP53", "--show")
+    assert malformed.exit_code == 2 and "NAME=VALUE" in malformed.stderr
+    cli("load", SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md", "--store",
+        tmp_path / "s", *FAST)
+    ran = cli("query", "--store", tmp_path / "s", "--example", "figures-of-article", "--bind",
+              "id=PMC10029719", "--format", "csv")
+    assert ran.exit_code == 0 and "PMC10029719__cs3c00075_0011" in ran.stdout
+
+
 def test_query_usage_errors(tmp_path: Path) -> None:
     cli("load", SAMPLE / "_figures" / "PMC10029719__cs3c00075_0011.md", "--store",
         tmp_path / "s", *FAST)

@@ -19,11 +19,16 @@ from rdfexport.stores.results import FORMATS, render
 @click.option("--example", default=None, metavar="NAME",
               help="Run a bundled example query (see --list-examples).")
 @click.option("--list-examples", is_flag=True, help="List the bundled example queries.")
+@click.option("--bind", "binds", multiple=True, metavar="NAME=VALUE",
+              help="Replace the query's 'VALUES ?NAME { ... }' line (repeat for more values): "
+                   "--bind symbol=TP53, --bind taxon=obo:NCBITaxon_10090, "
+                   "--bind gene=https://identifiers.org/ncbigene/7157.")
 @click.option("--show", is_flag=True, help="Print the query text instead of running it.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format (csv, tsv and json: the SPARQL 1.1 results formats).")
 @store_options
-def query(query, query_file, example, list_examples, show, fmt, store_dir, endpoint, graph_store,
+def query(query, query_file, example, list_examples, binds, show, fmt, store_dir, endpoint,
+          graph_store,
           update_endpoint, user, auth, server_type, retries):  # type: ignore[no-untyped-def]
     """Run a SPARQL query (QUERY, --file or --example) on the embedded store or --endpoint.
 
@@ -53,6 +58,17 @@ def query(query, query_file, example, list_examples, show, fmt, store_dir, endpo
             text = query_file.read_text(encoding="utf-8")
         else:
             text = query
+        if binds:
+            from rdfexport.queries import bind
+
+            values: dict[str, list[str]] = {}
+            for item in binds:
+                name, sep, value = item.partition("=")
+                if not sep or not name.strip():
+                    raise UsageError(f"bad --bind {item!r}", fix="write NAME=VALUE, e.g. "
+                                     "--bind symbol=TP53")
+                values.setdefault(name.strip().lstrip("?"), []).append(value)
+            text = bind(text, values)
         if show:
             click.echo(text, nl=not text.endswith("\n"))
             return 0
