@@ -236,7 +236,7 @@ def _work(sources: list[SourceFile]) -> list[_Built]:
     if _WORKER.get("pooled"):
         for b in out:
             if isinstance(b.item, FigureGraph):
-                b.item = replace(b.item, figure=FigureSummary.of(b.item.figure))
+                b.item = b.item.with_figure(FigureSummary.of(b.item.figure))
     return out
 
 
