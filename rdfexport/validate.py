@@ -48,8 +48,6 @@ DUPLICATE_SHAPE = PFOCRSH.FigureKeywordDuplicate
 REPAIRED = PFOCRSH.repaired
 DUPLICATE_KEYWORD = PFOCRSH.duplicateKeyword
 
-ENGINES = SHACL_ENGINES
-DEFAULT_ENGINE = DEFAULT_SHACL_ENGINE
 
 
 class Severity(IntEnum):
@@ -161,9 +159,7 @@ def summary_line(findings: Iterable[Finding] | Tally, figures: int | None = None
 
 def reaches(findings: Iterable[Finding] | Tally, fail_on: Severity) -> bool:
     """True when any finding is at least as severe as ``fail_on`` (the exit-1 condition)."""
-    if isinstance(findings, Tally):
-        return any(n for s, n in findings.by_severity.items() if s >= fail_on)
-    return any(f.severity >= fail_on for f in findings)
+    return any(n for s, n in _tally(findings).by_severity.items() if s >= fail_on)
 
 
 def bundled_shapes_dir() -> Path:
@@ -247,10 +243,10 @@ class Validator:
     ``Validator(shapes_dir=None, engine="pyshacl").validate(fg) -> list[Finding]``.
     """
 
-    def __init__(self, shapes_dir: Path | None = None, engine: str = DEFAULT_ENGINE) -> None:
-        if engine not in ENGINES:
+    def __init__(self, shapes_dir: Path | None = None, engine: str = DEFAULT_SHACL_ENGINE) -> None:
+        if engine not in SHACL_ENGINES:
             raise UsageError(f"unknown SHACL engine {engine!r}",
-                             fix=f"use one of {', '.join(ENGINES)}")
+                             fix=f"use one of {', '.join(SHACL_ENGINES)}")
         self.shapes_dir = shapes_dir
         self.engine_name = engine
         self.shapes = load_shapes(shapes_dir)
