@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from rdfexport.errors import InputError, LimitError
+from rdfexport.errors import InputError, LimitError, UsageError
 
 try:  # libyaml is ~10x faster than the pure-Python loader (docs/PERFORMANCE.md)
     _BaseLoader: type = yaml.CSafeLoader
@@ -708,3 +708,48 @@ def read_organism_pages(folder: Path, errors: list[InputError] | None = None
         if isinstance(latin, str) and str(taxid).isdigit():
             taxa.setdefault(latin.strip(), str(taxid))
     return taxa
+
+
+def source_figids(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """For pruning a store: the figid each figure file of the input is named for (its name
+    without the suffix, the PFOCR convention), one per file, readable or not. UsageError for an
+    input path that does not exist and for an input without figure files: each would make the
+    whole store look removed."""
+    figids: list[str] = []
+    for item in discover(paths):
+        if isinstance(item, InputError):
+            if item.path is not None and Path(item.path).parent.name == ORGANISMS_DIR:
+                continue  # an organism page hides no figure
+            raise UsageError(f"--prune: {item.path}: {item.problem}; the figures under it "
+                             "would look removed and be dropped",
+                             fix="give the whole source, every path existing, with --prune")
+        figids.append(item.path.stem)
+    if not figids:
+        raise UsageError("--prune: the input holds no figure file, so every figure in the store "
+                         "would look removed and be dropped",
+                         fix="give the whole source (a site checkout or its _figures folder)")
+    return figids
+
+
+_FIGID_LINE = re.compile(r"""^figid[ \t]*:[ \t]*(?:"([^"\n]*)"|'([^'\n]*)'|([^\n#]*))""",
+                         re.MULTILINE)
+
+
+def figids_of_failed(path: Path) -> set[str]:
+    """What figid a file that failed to read may belong to, besides its name (which
+    :func:`source_figids` has): a table ``_data/<figid>-<kind>.tsv`` names its figure; a figure
+    file's ``figid:`` lines, found in its bytes without parsing them. Nothing for what cannot be
+    read at all."""
+    found: set[str] = set()
+    if path.parent.name == DATA_DIR and "-" in path.name:
+        found.add(path.name.rsplit("-", 1)[0])
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(1 << 20).decode("utf-8", errors="replace")
+    except OSError:
+        return found
+    for m in _FIGID_LINE.finditer(text):
+        value = next(g for g in m.groups() if g is not None).strip()
+        if value:
+            found.add(value)
+    return found

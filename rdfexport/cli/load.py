@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -108,7 +107,7 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
         from rdfexport.graph import ExportStats, void_quads
         from rdfexport.pipeline import build_graphs
 
-        present = source_figids(paths, shard) if prune else None
+        present = prune_inputs(paths, shard) if prune else None
 
         options = replace(scaled(export_options(engine, limits), jobs, shard,
                                  incremental, cache, store_dir.with_name(store_dir.name + ".cache"),
@@ -125,11 +124,12 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
             the input, readable or not, by its name and by the figid written in it."""
             if present is None:
                 return None
+            from rdfexport import sources
             from rdfexport.vocab import figure_iri
 
             figids = set(present)
             for path in failed:
-                figids |= figids_of_failed(path)
+                figids |= sources.figids_of_failed(path)
             return {figure_iri(f) for f in figids}
 
         def void(stats: LoadStats):  # type: ignore[no-untyped-def]
@@ -166,12 +166,9 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
     run(action)
 
 
-def source_figids(paths: Iterable[Path], shard: str | None) -> list[str]:
-    """For --prune: the figid each figure file of the input is named for (its name without
-    the suffix, the PFOCR convention), one per file, readable or not. Refused (UsageError) with
-    --shard, with an input path that does not exist and with an input without figure files:
-    each would make the whole store look removed."""
-    from rdfexport.sources import ORGANISMS_DIR, discover
+def prune_inputs(paths: Iterable[Path], shard: str | None) -> list[str]:
+    """The figids --prune keeps: refused with --shard, which sees only part of the input."""
+    from rdfexport.sources import source_figids
 
     if shard:
         raise UsageError(f"--prune cannot be used with --shard {shard}: a shard sees only part "
@@ -179,46 +176,7 @@ def source_figids(paths: Iterable[Path], shard: str | None) -> list[str]:
                          "and be dropped",
                          fix="load all shards without --prune, then run `rdfexport load PATH... "
                          "--incremental --prune` once over the whole input")
-    figids: list[str] = []
-    for item in discover(paths):
-        if isinstance(item, InputError):
-            if item.path is not None and Path(item.path).parent.name == ORGANISMS_DIR:
-                continue  # an organism page hides no figure
-            raise UsageError(f"--prune: {item.path}: {item.problem}; the figures under it "
-                             "would look removed and be dropped",
-                             fix="give the whole source, every path existing, with --prune")
-        figids.append(item.path.stem)
-    if not figids:
-        raise UsageError("--prune: the input holds no figure file, so every figure in the store "
-                         "would look removed and be dropped",
-                         fix="give the whole source (a site checkout or its _figures folder)")
-    return figids
-
-
-_FIGID_LINE = re.compile(r"""^figid[ \t]*:[ \t]*(?:"([^"\n]*)"|'([^'\n]*)'|([^\n#]*))""",
-                         re.MULTILINE)
-
-
-def figids_of_failed(path: Path) -> set[str]:
-    """What figid a file that failed to read may belong to, besides its name (which
-    :func:`source_figids` has): a table ``_data/<figid>-<kind>.tsv`` names its figure; a figure
-    file's ``figid:`` lines, found in its bytes without parsing them. Nothing for what cannot be
-    read at all."""
-    from rdfexport.sources import DATA_DIR
-
-    found: set[str] = set()
-    if path.parent.name == DATA_DIR and "-" in path.name:
-        found.add(path.name.rsplit("-", 1)[0])
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read(1 << 20).decode("utf-8", errors="replace")
-    except OSError:
-        return found
-    for m in _FIGID_LINE.finditer(text):
-        value = next(g for g in m.groups() if g is not None).strip()
-        if value:
-            found.add(value)
-    return found
+    return source_figids(paths)
 
 
 def _failed_paths(items: Iterable[object], failed: list[Path]) -> Iterator[object]:
