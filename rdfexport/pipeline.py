@@ -45,7 +45,7 @@ TABLE_KINDS = ("genes", "chemicals", "diseases")
 INDEX_NAME = ".rdfexport-index.pickle"
 
 
-# shacl-rust first: the default (same results as pySHACL, the engine of record; ~25x faster).
+# shacl-rust first: the default (same results as pySHACL, the engine of record; ~17x faster).
 SHACL_ENGINES = ("shacl-rust", "pyshacl")
 DEFAULT_SHACL_ENGINE = SHACL_ENGINES[0]
 

@@ -1,7 +1,7 @@
 """SHACL validation of figure graphs, one figure at a time, with findings tied to file and line.
 
 The shapes live in ``shapes/*.ttl`` (packaged as ``rdfexport/shapes``). pySHACL is the engine of
-record; ``shacl-rust`` is the default because it is ~25x faster on batches (the difference
+record; ``shacl-rust`` is the default because it is ~17x faster on batches (the difference
 between hours and minutes for the whole collection) and tests show it reports exactly the same
 results on the whole sample and with every shape violated (``tests/test_validate_engines.py``).
 
