@@ -256,16 +256,19 @@ class Validator:
         self._messages: dict[rdflib.term.Node, str] = {
             s: str(m) for s, m in self.shapes.subject_objects(SH.message)}
         self._engine = _make_engine(engine, self.shapes)
-        # pySHACL is not faster on a merged graph; shacl-rust pays its fixed cost once a batch.
-        self.batches = engine != "pyshacl"
+
+    @property
+    def batches(self) -> bool:
+        """Whether batches pay off: shacl-rust pays its fixed cost once a batch; pySHACL is
+        not faster on a merged graph."""
+        return bool(self._engine.text_input)
 
     # -- the API the convert command uses ----------------------------------------------------
 
     def validate(self, fg: FigureGraph) -> list[Finding]:
         """All findings for one figure graph, sorted by line, severity and rule."""
-        _, by_text = source_facts(fg)
-        raw = self._engine.run_ntriples(data_ntriples(fg)) if self._engine.text_input \
-            else self._engine.run(self.data_graph(fg))
+        triples, by_text = source_facts(fg)
+        raw = self._run([(fg, triples)])
         findings = [self._finding(r, fg, by_text) for r in raw]
         findings.sort(key=_sort_key)
         return findings
@@ -282,32 +285,39 @@ class Validator:
         """
         if not fgs:
             return []
-        if self._engine.text_input:
-            raw = self._engine.run_ntriples("".join(data_ntriples(fg) for fg in fgs))
-        else:
-            merged = rdflib.Graph()
-            for fg in fgs:
-                merged += self.data_graph(fg)
-            raw = self._engine.run(merged)
+        facts = [source_facts(fg) for fg in fgs]
+        raw = self._run([(fg, triples) for fg, (triples, _) in zip(fgs, facts, strict=True)])
         owners = _Owners(fgs)
         out: list[list[Finding]] = [[] for _ in fgs]
-        facts = [source_facts(fg)[1] for fg in fgs]
         for r in raw:
             for i in owners.of(r):
-                out[i].append(self._finding(r, fgs[i], facts[i]))
+                out[i].append(self._finding(r, fgs[i], facts[i][1]))
         for findings in out:
             findings.sort(key=_sort_key)
         return out
 
-    def data_graph(self, fg: FigureGraph) -> rdflib.Graph:
-        """The graph that is validated: the figure's triples plus its source facts."""
+    def _run(self, items: list[tuple[FigureGraph, list[tuple[Any, Any, Any]]]]
+             ) -> list[RawResult]:
+        """One engine run over figure graphs, each with its source-fact triples."""
+        if self._engine.text_input:
+            return self._engine.run_ntriples("".join(data_ntriples(fg, t) for fg, t in items))
+        if len(items) == 1:
+            return self._engine.run(self.data_graph(*items[0]))
+        merged = rdflib.Graph()
+        for fg, triples in items:
+            merged += self.data_graph(fg, triples)
+        return self._engine.run(merged)
+
+    def data_graph(self, fg: FigureGraph,
+                   triples: list[tuple[Any, Any, Any]] | None = None) -> rdflib.Graph:
+        """The graph that is validated: the figure's triples plus its source facts
+        (``triples``, when the caller has them already)."""
         data = rdflib.Graph()
         add = data.add
         for q in fg.quads:  # straight from pyoxigraph terms: faster than re-parsing N-Triples
             add((_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object)))
-        triples, _ = source_facts(fg)
-        for triple in triples:
-            data.add(triple)
+        for triple in source_facts(fg)[0] if triples is None else triples:
+            add(triple)
         return data
 
     def raw(self, data: rdflib.Graph) -> list[RawResult]:
@@ -351,12 +361,13 @@ class Validator:
         return lines.get("figid")
 
 
-def data_ntriples(fg: FigureGraph) -> str:
+def data_ntriples(fg: FigureGraph, triples: list[tuple[Any, Any, Any]] | None = None) -> str:
     """The validated graph (figure triples plus source facts) as N-Triples text."""
     import pyoxigraph as ox
 
     lines = [fg.ntriples()]
-    triples, _ = source_facts(fg)
+    if triples is None:
+        triples = source_facts(fg)[0]
     if triples:
         extra = [ox.Triple(_ox(a), _ox(b), _ox(c)) for a, b, c in triples]
         lines.append(ox.serialize(extra, format=ox.RdfFormat.N_TRIPLES) or b"")
@@ -587,12 +598,8 @@ def _term(text: str | None) -> rdflib.term.Node | None:
         return BNode(text[2:] if text.startswith("_:") else None)
     import pyoxigraph as ox
 
-    lit = next(iter(ox.parse(f"<urn:s> <urn:p> {text} .", format=ox.RdfFormat.N_TRIPLES))).object
-    if lit.language:
-        return Literal(lit.value, lang=lit.language)
-    if lit.datatype.value == str(XSD_STRING):  # rdflib writes plain strings without one
-        return Literal(lit.value)
-    return Literal(lit.value, datatype=URIRef(lit.datatype.value))
+    return _rdflib(next(iter(ox.parse(f"<urn:s> <urn:p> {text} .",
+                                      format=ox.RdfFormat.N_TRIPLES))).object)
 
 
 def _from_rust(r: dict[str, Any]) -> RawResult:
