@@ -48,10 +48,6 @@ class Predicate:
     iri_valued: bool  # "@type": "@id": a string value is an IRI
     suffix: str = ""  # after a literal's quoted form: "", "@en", "^^<datatype>"
 
-    @property
-    def encoded(self) -> bytes:
-        return self.text.encode()
-
 
 @dataclass(eq=False)  # hashed by identity: _compiled() keeps one writer form per table
 class ContextTable:

@@ -38,10 +38,9 @@ from rdfexport import __version__, graph
 from rdfexport.errors import InputError, UsageError
 from rdfexport.graph import ExportStats, FigureGraph
 from rdfexport.records import Figure, load_figure
-from rdfexport.sources import DATA_DIR, ORGANISMS_DIR, Limits, SourceFile, discover
+from rdfexport.sources import DATA_DIR, ORGANISMS_DIR, TABLE_KINDS, Limits, SourceFile, discover
 
 PARTS = 256
-TABLE_KINDS = ("genes", "chemicals", "diseases")
 INDEX_NAME = ".rdfexport-index.pickle"
 
 
@@ -80,21 +79,13 @@ def parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
-def _name_hash(path: Path) -> int:
-    return zlib.crc32(path.name.encode("utf-8"))
-
-
 def shard_of(path: Path, n: int) -> int:
     """The 1-based shard of a figure file among N: a hash of its file name, not its folder."""
     return int.from_bytes(hashlib.sha1(path.name.encode("utf-8")).digest()[:8], "big") % n + 1
 
 
-def part_of(path: Path) -> int:
+def part_of(path: str | os.PathLike[str]) -> int:
     """The pack (``part-NNN.nq``) of a figure file in a cache: a hash of its file name."""
-    return _name_hash(path) % PARTS
-
-
-def _part_of_name(path: str) -> int:
     return zlib.crc32(os.path.basename(path).encode("utf-8")) % PARTS
 
 
@@ -755,9 +746,6 @@ class _SourceList:
             return self._errors[i]
         return SourceFile(Path(self._paths[i]), self._sites[i])
 
-    def __iter__(self) -> Iterator[SourceFile | InputError]:
-        return (self[i] for i in range(len(self._paths)))
-
 
 def build_graphs(paths: Iterable[str | os.PathLike[str]],
                  options: ExportOptions = ExportOptions(),
@@ -792,7 +780,7 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
             if entry is not None:
                 hits[i] = entry
         current = {sources.path(i) for i in files}
-        dirty = {_part_of_name(sources.path(i)) for i in files if i not in hits}
+        dirty = {part_of(sources.path(i)) for i in files if i not in hits}
         dirty |= cache.removed_parts(current)
         dirty |= cache.stale_parts
         dirty |= {hits[i].part for i in hits if hits[i].part not in cache.packs}
