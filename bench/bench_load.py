@@ -30,9 +30,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from rdfexport.graph import ExportStats, FigureGraph, void_quads
+from rdfexport.graph import ExportStats, FigureGraph, store_void
 from rdfexport.pipeline import build_graphs
-from rdfexport.stores import EmbeddedStore, LoadStats
+from rdfexport.stores import EmbeddedStore
 
 
 def build(site: Path) -> tuple[list[FigureGraph], ExportStats]:
@@ -73,10 +73,7 @@ def timed_bulk_load(data: bytes, path: Path) -> float:
 def timed_rdfexport(graphs: list[FigureGraph], export: ExportStats, path: Path) -> float:
     shutil.rmtree(path, ignore_errors=True)
 
-    def void(stats: LoadStats) -> list[ox.Quad]:
-        return void_quads(ExportStats(figures=stats.graphs_in_store,
-                                      triples=stats.triples_in_store, example=export.example,
-                                      created=export.created))
+    void = store_void(export)
 
     start = time.perf_counter()
     store = EmbeddedStore(path)

@@ -31,7 +31,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cache, cached_property, lru_cache
@@ -476,3 +476,15 @@ def void_quads(stats: ExportStats) -> list[ox.Quad]:
     if stats.example:
         quads.append(q("void:exampleResource", ox.NamedNode(stats.example)))
     return quads
+
+
+def store_void(export: ExportStats) -> Callable[[Any], list[ox.Quad]]:
+    """The VoID builder a store load takes (``load(..., void=)``): what the store holds after
+    the load (its ``LoadStats`` totals), with the export's example and creation time."""
+
+    def void(stats: Any) -> list[ox.Quad]:
+        return void_quads(ExportStats(figures=stats.graphs_in_store,
+                                      triples=stats.triples_in_store,
+                                      example=export.example, created=export.created))
+
+    return void

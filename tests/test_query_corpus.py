@@ -21,10 +21,9 @@ import yaml
 from conftest import FIGURES, SAMPLE
 from servers import open_test_store, oxigraph_server, virtuoso  # noqa: F401  (fixtures)
 
-from rdfexport.graph import ExportStats, void_quads
+from rdfexport.graph import ExportStats, store_void
 from rdfexport.pipeline import build_graphs
 from rdfexport.queries import examples
-from rdfexport.stores import LoadStats
 
 KINDS = ["embedded", "oxigraph", "virtuoso"]
 EPOCH = 1767225600  # 2026-01-01T00:00:00Z
@@ -192,12 +191,7 @@ def loaded(request: pytest.FixtureRequest, sample_graphs, tmp_path_factory):  # 
     graphs, export_stats = sample_graphs
     store = open_test_store(request.param, request, tmp_path_factory.mktemp("corpus"))
 
-    def void(stats: LoadStats) -> list[ox.Quad]:
-        return void_quads(ExportStats(figures=stats.graphs_in_store,
-                                      triples=stats.triples_in_store,
-                                      example=export_stats.example, created=export_stats.created))
-
-    stats = store.load(graphs, void=void)
+    stats = store.load(graphs, void=store_void(export_stats))
     assert stats.added == len(graphs) == len(source())
     yield request.param, store
     store.close()

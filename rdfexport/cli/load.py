@@ -21,7 +21,7 @@ from rdfexport.cli.convert import (
     validation_options,
 )
 from rdfexport.errors import ExitCode, InputError, UsageError
-from rdfexport.stores import DEFAULT_STORE_DIR, BaseStore, LoadStats, open_store
+from rdfexport.stores import DEFAULT_STORE_DIR, BaseStore, open_store
 
 PASSWORD_VARIABLE = "RDFEXPORT_PASSWORD"
 
@@ -104,7 +104,7 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
     """
 
     def action() -> int:
-        from rdfexport.graph import ExportStats, void_quads
+        from rdfexport.graph import ExportStats, store_void
         from rdfexport.pipeline import build_graphs
 
         present = prune_inputs(paths, shard) if prune else None
@@ -132,11 +132,7 @@ def load(paths, engine, limits, store_dir, endpoint, graph_store,
                 figids |= sources.figids_of_failed(path)
             return {figure_iri(f) for f in figids}
 
-        def void(stats: LoadStats):  # type: ignore[no-untyped-def]
-            return void_quads(ExportStats(figures=stats.graphs_in_store,
-                                          triples=stats.triples_in_store,
-                                          example=export_stats.example,
-                                          created=export_stats.created))
+        void = store_void(export_stats)
 
         show = stderr_is_terminal() if progress is None else progress
         with open_target(store_dir, endpoint, graph_store, update_endpoint, user, auth,
