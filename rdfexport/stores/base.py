@@ -275,12 +275,19 @@ class BaseStore:
                    f"WHERE {{ VALUES ?g {{ {values} }} GRAPH <{STATE_GRAPH}> "
                    f"{{ ?g <{DIGEST}> ?d }} }}"]
             ops += [f"DROP SILENT GRAPH <{i}>" for i in chunk]
-            ops.append(f"DELETE {{ GRAPH <{STATE_GRAPH}> {{ ?g ?p ?o }} }} WHERE {{ "
-                       f"VALUES ?g {{ {values} }} GRAPH <{STATE_GRAPH}> {{ ?g ?p ?o }} }}")
+            ops.append(forget_state_sparql(chunk))
             self.run_update(" ;\n".join(ops), f"the update pruning {len(chunk)} figure graphs")
 
 
 # -- SPARQL text -------------------------------------------------------------------------------
+
+
+def forget_state_sparql(iris: Iterable[str]) -> str:
+    """The update removing what the state graph records of these figure graphs."""
+    values = " ".join(f"<{i}>" for i in iris)
+    return (f"DELETE {{ GRAPH <{STATE_GRAPH}> {{ ?g ?p ?o }} }} WHERE {{ "
+            f"VALUES ?g {{ {values} }} GRAPH <{STATE_GRAPH}> {{ ?g ?p ?o }} }}")
+
 
 _PROLOGUE_ITEM = re.compile(
     r"""\s*(?:\#[^\n]*(?:\n|$)|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s*<[^>]*>)""",

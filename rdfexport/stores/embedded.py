@@ -31,6 +31,7 @@ from rdfexport.stores.base import (
     LoadStats,
     QueryResult,
     RecordedState,
+    forget_state_sparql,
     query_form,
     size,
     state_quads,
@@ -294,7 +295,7 @@ class EmbeddedStore(BaseStore):
 
     def _forget(self, iri: str) -> None:
         # One transaction: a state half removed (a digest gone, its count left) cannot happen.
-        self.store.update(f"DELETE WHERE {{ GRAPH <{STATE_GRAPH}> {{ <{iri}> ?p ?o }} }}")
+        self.store.update(forget_state_sparql([iri]))
 
     # -- writing -----------------------------------------------------------------------------
     def write_batch(self, batch: list[tuple[GraphLike, bool]]) -> None:

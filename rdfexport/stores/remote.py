@@ -31,6 +31,7 @@ from rdfexport.stores.base import (
     BaseStore,
     GraphLike,
     QueryResult,
+    forget_state_sparql,
     paged_query,
     query_form,
     size,
@@ -224,9 +225,7 @@ class RemoteStore(BaseStore):
         ops: list[str] = []
         if not self.atomic_put:
             ops += [f"MOVE <{targets[fg.iri]}> TO <{fg.iri}>" for fg, _ in batch]
-        subjects = " ".join(f"<{fg.iri}>" for fg, _ in batch)
-        ops.append(f"DELETE {{ GRAPH <{STATE_GRAPH}> {{ ?g ?p ?o }} }} WHERE {{ "
-                   f"VALUES ?g {{ {subjects} }} GRAPH <{STATE_GRAPH}> {{ ?g ?p ?o }} }}")
+        ops.append(forget_state_sparql(fg.iri for fg, _ in batch))
         data = " ".join(f'<{fg.iri}> <{DIGEST}> "{fg.digest}" ; <{TRIPLES}> {size(fg)} .'
                         for fg, _ in batch)
         ops.append(f"INSERT DATA {{ GRAPH <{STATE_GRAPH}> {{ {data} }} }}")
