@@ -185,12 +185,11 @@ def _signature(path: Path) -> tuple[str, int, int, int]:
     return (str(path), st.st_size, st.st_mtime_ns, digest)
 
 
-def _deps_of(source: SourceFile, figid: str | None) -> tuple[tuple[str, int, int, int], ...]:
+def _deps_of(source: SourceFile, figid: str) -> tuple[tuple[str, int, int, int], ...]:
     deps = [_signature(source.path)]
     if source.site is not None:
-        stem = figid or source.path.stem
         for kind in TABLE_KINDS:
-            deps.append(_signature(source.site.root / DATA_DIR / f"{stem}-{kind}.tsv"))
+            deps.append(_signature(source.site.root / DATA_DIR / f"{figid}-{kind}.tsv"))
     return tuple(deps)
 
 

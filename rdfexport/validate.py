@@ -443,8 +443,7 @@ class _Owners:
         pyoxigraph's canonical serialization, so equal triples are equal text). Kept here, not
         on the figure graph, which goes through a pipe to the parent process."""
         if i not in self._triples:
-            self._triples[i] = {line[: line.rindex(b" <")]
-                                for line in self.fgs[i].data.split(b"\n") if line}
+            self._triples[i] = set(self.fgs[i].ntriples().split(b" .\n")) - {b""}
         return self._triples[i]
 
 
