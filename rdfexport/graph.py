@@ -65,6 +65,7 @@ class FigureGraph:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_ntriples", None)  # kept only where the graph was built (see ntriples)
+        state.pop("_lines", None)
         return state
 
     def ntriples(self) -> bytes:
@@ -79,6 +80,14 @@ class FigureGraph:
         lines = self.data.split(b"\n")
         # the piece after the last newline is empty: the join ends with " .\n"
         return b" .\n".join([line[:-cut] for line in lines])
+
+    def triple_lines(self) -> list[bytes]:
+        """The triples as sorted ``s p o`` texts (N-Triples lines without `` .``): the order of
+        the canonical lines, since the graph name ending each is the same."""
+        kept = self.__dict__.get("_lines")
+        if kept is not None:
+            return kept
+        return self.ntriples().split(b" .\n")[:-1]
 
     @cached_property
     def quads(self) -> tuple[ox.Quad, ...]:
@@ -389,7 +398,9 @@ def _canonical(fig: Figure, g: bytes, triples: list[bytes]) -> FigureGraph:
     # N-Triples for validation, next in the worker: a join now instead of a split and a join
     # later; not pickled (FigureGraph.__getstate__).
     fg.__dict__["_ntriples"] = b" .\n".join(unique)
-    fg.__dict__["_len"] = len(unique) - 1
+    unique.pop()
+    fg.__dict__["_lines"] = unique
+    fg.__dict__["_len"] = len(unique)
     return fg
 
 

@@ -11,6 +11,7 @@ import pytest
 import rdflib
 from conftest import SAMPLE
 from rdflib import XSD, Literal, URIRef
+from rdflib.namespace import SH
 
 from rdfexport.pipeline import ExportOptions, build_graphs
 from rdfexport.validate import Severity, Validator
@@ -161,3 +162,93 @@ def test_findings_are_the_same_with_either_engine(pyshacl_validator, rust_valida
     fg = next(g for g in build_graphs([SAMPLE], ExportOptions())
               if g.figure.figid == "PMC6791490__ehp-127-095001-g0003")
     assert rust_validator.validate(fg) == pyshacl_validator.validate(fg)
+
+
+# -- the split of SPARQL shapes (rdfexport/shacl_split.py) ----------------------------------------
+
+SPLIT_OFF = {"FigureIriAgreesWithFigid", "FigureTitleCut", "FigureFiglinkArticle"}
+
+
+def test_the_sparql_shapes_are_split_off_with_what_they_read(rust_validator):
+    split = rust_validator._engine.split
+    assert {str(s).rsplit("#", 1)[-1] for s in split.sparql.subjects(SH.sparql, None)} == SPLIT_OFF
+    assert not list(split.core.triples((None, SH.sparql, None)))
+    assert len(split.core) + len(split.sparql) == len(rust_validator.shapes)
+    assert split.predicates == tuple(sorted(f"<{p}>".encode() for p in (
+        DC.title, DCT.description, DCT.identifier, DCT.references, rdflib.RDFS.seeAlso)))
+    assert split.type_tails == (
+        b" <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://purl.org/spar/fabio/Figure> .\n",)
+
+
+def test_split_runs_report_what_one_run_reports_with_every_shape_violated(rust_validator,
+                                                                           sample_data):
+    data = defective_sample(sample_data)
+    whole = Validator(engine="shacl-rust")
+    whole._engine.split = None
+    split = keys(rust_validator, data)
+    assert split == keys(whole, data)
+    assert SPLIT_OFF <= {k[4].rsplit("#", 1)[-1].rstrip(">") for k in split}
+
+
+def test_subclass_of_in_the_data_widens_the_targets_of_split_shapes(pyshacl_validator,
+                                                                    rust_validator, sample_data):
+    """A subclass of fabio:Figure makes more focus nodes than the rdf:type triples show: the
+    split is not used, and the figure typed by the subclass is still checked."""
+    sub, other = URIRef("https://example.org/Sub"), URIRef(F + "PMC9__x.html")
+    data = rdflib.Graph()
+    data += sample_data[0][1]
+    data.add((sub, rdflib.RDFS.subClassOf, URIRef("http://purl.org/spar/fabio/Figure")))
+    data.add((other, RDF.type, sub))
+    data.add((other, DCT.identifier, Literal("PMC9__y")))
+    found = keys(rust_validator, data)
+    assert found == keys(pyshacl_validator, data)
+    assert any(k[1] == f"<{other}>" and k[4].endswith("FigureIriAgreesWithFigid>") for k in found)
+
+
+SHAPE = """
+@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <https://example.org/> .
+ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:severity sh:Warning ; %s
+    sh:sparql [ sh:select "SELECT $this ?value WHERE { %s }" ] .
+"""
+P, Q = "<https://example.org/p>", "<https://example.org/q>"
+
+
+def split_of(extra: str, where: str):
+    from rdfexport import shacl_split
+
+    return shacl_split.split(rdflib.Graph().parse(data=SHAPE % (extra, where), format="turtle"))
+
+
+@pytest.mark.parametrize("extra, where", [
+    ("", f"$this {P} ?value . ?value {Q} ?x"),  # another subject
+    ("", f"$this {P}/{Q} ?value"),  # a path
+    ("", "$this ?p ?value"),  # any predicate
+    ("", f"GRAPH ?g {{ $this {P} ?value }}"),
+    ("", f"$this {P} ?value FILTER NOT EXISTS {{ ?value {Q} ?x }}"),
+    ("", f"$this {P} ?value FILTER (?value = $currentShape)"),
+    ("sh:property [ sh:path ex:p ; sh:minCount 1 ] ;", f"$this {P} ?value"),  # not SPARQL only
+    ("sh:targetSubjectsOf ex:p ;", f"$this {P} ?value"),
+    ("", f"$this {P} ?value ) broken"),
+])
+def test_a_shape_that_may_read_more_than_its_focus_runs_on_the_whole_data(extra, where):
+    assert split_of(extra, where) is None
+
+
+@pytest.mark.parametrize("where", [
+    f"$this {P} ?value", f"$this {P} ?value ; {Q} ?x FILTER (?x != ?value)",
+    f"$this {P} ?value FILTER NOT EXISTS {{ $this {Q} ?value }}",
+    f"$this {P} ?value OPTIONAL {{ $this {Q} ?x }}",
+])
+def test_a_shape_reading_only_its_focus_is_split_off(where):
+    split = split_of("", where)
+    assert split is not None and len(split.core) == 0
+    assert set(split.predicates) <= {P.encode(), Q.encode()}
+    assert P.encode() in split.predicates
+
+
+def test_a_shape_another_shape_refers_to_is_not_split_off():
+    from rdfexport import shacl_split
+
+    text = SHAPE % ("", f"$this {P} ?value") + \
+        "ex:T a sh:NodeShape ; sh:targetClass ex:D ; sh:node ex:S ."
+    assert shacl_split.split(rdflib.Graph().parse(data=text, format="turtle")) is None
