@@ -21,6 +21,7 @@ Scaling (docs/SCALING.md):
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -166,6 +167,12 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(options: ExportOptions, pooled: bool = False) -> None:
+    if pooled:
+        # A batch allocates ~10^6 short-lived, acyclic objects; the default thresholds ran the
+        # cycle collector often enough to cost ~8 % of a worker's CPU (2.53 -> 2.33 ms a
+        # figure on 2,000 generated ones). Inherited objects are frozen: never traversed again.
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
     _WORKER.clear()
     _WORKER["options"] = options
     _WORKER["pooled"] = pooled
@@ -262,21 +269,33 @@ def _start_method() -> str:
 
 
 class _Pool:
+    """Worker processes (concurrent.futures): multiprocessing.Pool's worker-handler thread
+    also waits on the result pipe, so it spun while each batch's results (~9 MB) streamed in:
+    1.5 s of the parent's CPU per 10,000 figures, and GIL contention with the thread reading
+    them. The executor's one manager thread waits on that pipe and reads it."""
+
     def __init__(self, options: ExportOptions, jobs: int) -> None:
         import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
 
-        self.pool = mp.get_context(_start_method()).Pool(jobs, _worker_init, (options, True))
+        self.executor = ProcessPoolExecutor(jobs, mp.get_context(_start_method()),
+                                            initializer=_worker_init, initargs=(options, True))
+        self.executor.submit(int).result()  # start the workers now, while this process is small
 
     def submit(self, batch: list[SourceFile]) -> Any:
-        return self.pool.apply_async(_work, (batch,))
+        return self.executor.submit(_work, batch)
 
     @staticmethod
     def result(handle: Any) -> list[_Built]:
-        return handle.get()
+        return handle.result()
 
     def close(self) -> None:
-        self.pool.terminate()
-        self.pool.join()
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:  # a batch in progress is not waited for
+            process.terminate()
+        for process in processes:
+            process.join()
 
 
 def _built_in_order(batches: Iterable[list[SourceFile]], options: ExportOptions,
