@@ -1,21 +1,26 @@
-"""SPARQL-based shapes validated on the few triples their queries can see.
+"""What each part of the shapes can see: shacl-rust validates a batch on less data.
 
-shacl-rust copies the whole data graph into a SPARQL dataset for every SPARQL-based constraint:
-on a batch of generated figures (~490 triples each) the three SPARQL shapes of the bundled set
-cost ~0.6 ms per figure on the whole data against ~0.17 ms on the triples they read (measured
-with ``bench/stages.py --validate``). So the shapes are split once, when they are loaded:
+shacl-rust copies the whole data graph into a SPARQL dataset for every SPARQL-based constraint,
+and its cost for the rest grows with every triple it reads in. Measured on 1,000 generated
+figures (~490 triples each): the three SPARQL shapes of the bundled set cost ~0.6 ms a figure
+on the whole data and ~0.17 ms on the triples they read; the other shapes ~0.75 ms on the whole
+data and ~0.54 ms on the two thirds of it whose predicates they read. So the shapes are split
+once, when they are loaded:
 
 - a *separable* shape is a node shape whose only constraint is ``sh:sparql`` with ``sh:select``
   queries in which every triple pattern reads ``$this <iri> ...``, whose targets are
   ``sh:targetClass`` only and which no other shape refers to. Its focus nodes are the subjects
   of ``rdf:type <class>`` triples and its queries match only the focus node's triples with the
-  predicates they name; a graph holding those triples and a subset of the rest gives the same
-  results (a triple pattern with a fixed subject and predicate matches the same triples);
-- every other shape, and everything when the data holds ``rdfs:subClassOf`` (which widens
-  ``sh:targetClass``), runs on the whole data as before.
+  predicates they name;
+- the other shapes (the *core*) read only triples whose predicate is in a path or target of
+  theirs, ``rdf:type`` or ``rdfs:subClassOf`` (``sh:class``), unless one is ``sh:closed``,
+  keeps a SPARQL constraint or uses a parameter beyond SHACL Core: then they see everything.
 
-The union of the two runs' results is what one run reports; tests/test_validate_engines.py
-checks it on the sample, with every shape violated and against pySHACL.
+A graph holding every triple a part can read, and a subset of the rest, gives that part the
+same results (a triple pattern with a fixed predicate matches only triples with it). With
+``rdfs:subClassOf`` in the data, which widens ``sh:targetClass``, everything runs on the whole
+data. tests/test_validate_engines.py checks the union of the runs against one run on the sample
+with every shape violated, and against pySHACL.
 """
 
 from __future__ import annotations
@@ -36,18 +41,39 @@ _TYPE = f"<{RDF.type}>".encode()
 _SHAPE_KEYS = {SH.targetClass, SH.severity, SH.message, SH.sparql, SH.deactivated, SH.name,
                SH.description, SH.order, SH.group}
 _CONSTRAINT_KEYS = {SH.select, SH.message, SH.deactivated}
+# SHACL Core parameters: with only these, a shape reads no triple outside its paths, targets,
+# property pairs and rdf:type/rdfs:subClassOf.
+_CORE_KEYS = {SH[k] for k in (
+    "targetClass", "targetNode", "targetSubjectsOf", "targetObjectsOf", "property", "path",
+    "node", "class", "datatype", "nodeKind", "minCount", "maxCount", "minExclusive",
+    "minInclusive", "maxExclusive", "maxInclusive", "minLength", "maxLength", "pattern", "flags",
+    "languageIn", "uniqueLang", "equals", "disjoint", "lessThan", "lessThanOrEquals", "not",
+    "and", "or", "xone", "qualifiedValueShape", "qualifiedMinCount", "qualifiedMaxCount",
+    "qualifiedValueShapesDisjoint", "hasValue", "in", "severity", "message", "deactivated",
+    "name", "description", "order", "group", "defaultValue", "alternativePath", "inversePath",
+    "zeroOrMorePath", "oneOrMorePath", "zeroOrOnePath")}
+_PAIRS = (SH.path, SH.targetSubjectsOf, SH.targetObjectsOf, SH.equals, SH.disjoint,
+          SH.lessThan, SH.lessThanOrEquals)
 # Query parts that read other graphs or run a query of their own ($this may be free there).
 _OTHER_DATA = {"Graph", "GraphGraphPattern", "ServiceGraphPattern", "SubSelect", "ToMultiSet"}
 
 
 @dataclass(frozen=True)
 class Split:
-    """The shapes in two parts and what the second part can see."""
+    """The shapes in two parts and what each part can see."""
 
     core: rdflib.Graph  # every shape but the separable ones
-    sparql: rdflib.Graph  # the separable shapes alone
+    sparql: rdflib.Graph  # the separable shapes alone (maybe none)
     type_tails: tuple[bytes, ...]  # b" <rdf:type> <class> .\n" for each target class
     predicates: tuple[bytes, ...]  # b"<iri>" of every predicate their queries read
+    core_predicates: frozenset[bytes] | None  # what the core reads; None: anything
+
+    def core_lines(self, lines: list[bytes]) -> list[bytes]:
+        """The ``s p o`` texts the core shapes can read (subjects and predicates hold no space)."""
+        keep = self.core_predicates
+        if keep is None:
+            return lines
+        return [line for line in lines if line.split(b" ", 2)[1] in keep]
 
     def visible(self, pieces: Sequence[tuple[bytes, list[bytes]]]) -> list[bytes]:
         """The ``s p o`` texts of one figure's triples that the separable shapes can see.
@@ -77,11 +103,9 @@ class Split:
         return out
 
 
-def split(shapes: rdflib.Graph) -> Split | None:
-    """The split of ``shapes``, or None when no shape is separable."""
+def split(shapes: rdflib.Graph) -> Split:
+    """The split of ``shapes`` (its SPARQL part is empty when no shape is separable)."""
     separable = [s for s in set(shapes.subjects(SH.sparql, None)) if _separable(shapes, s)]
-    if not separable:
-        return None
     part: set[tuple] = set()
     classes: set[URIRef] = set()
     predicates: set[URIRef] = set()
@@ -97,7 +121,29 @@ def split(shapes: rdflib.Graph) -> Split | None:
         (sparql if triple in part else core).add(triple)
     return Split(core, sparql,
                  tuple(sorted(b" %s <%s> .\n" % (_TYPE, str(c).encode()) for c in classes)),
-                 tuple(sorted(f"<{p}>".encode() for p in predicates)))
+                 tuple(sorted(f"<{p}>".encode() for p in predicates)), _reads(core))
+
+
+def _reads(core: rdflib.Graph) -> frozenset[bytes] | None:
+    """The predicates of every triple the core shapes can read; None when that is unbounded."""
+    used = {p for p in core.predicates() if str(p).startswith(str(SH))}
+    if used - _CORE_KEYS or any(o.toPython() is True for o in core.objects(None, SH.closed)):
+        return None
+    found = {RDF.type, RDFS.subClassOf}
+    todo = [o for key in _PAIRS for o in core.objects(None, key)]
+    while todo:  # paths: an IRI, or a blank node holding IRIs, lists and path nodes
+        node = todo.pop()
+        if isinstance(node, URIRef):
+            if node != RDF.nil:
+                found.add(node)
+        elif isinstance(node, BNode):
+            for p, o in core.predicate_objects(node):
+                if p not in (RDF.first, RDF.rest, *_CORE_KEYS):
+                    return None
+                todo.append(o)
+        else:
+            return None
+    return frozenset(f"<{p}>".encode() for p in found)
 
 
 def _separable(shapes: rdflib.Graph, shape: rdflib.term.Node) -> bool:
@@ -150,7 +196,7 @@ def _predicates(query: str) -> set[URIRef] | None:
             if node.name in _OTHER_DATA:
                 return False
             # BGP: (s, p, o) tuples; TriplesBlock (inside EXISTS, untranslated): flat s p o lists
-            for chunk in (node["triples"] if "triples" in node else ()):
+            for chunk in dict.get(node, "triples", ()):  # CompValue.get's default is the key
                 for i in range(0, len(chunk), 3):
                     s, p = chunk[i], chunk[i + 1]
                     if s != this or not isinstance(p, URIRef):

@@ -573,9 +573,8 @@ class _ShaclRust:
         self.module = shacl_rust
         self.shapes_text = shapes.serialize(format="nt")
         self.split = shacl_split.split(shapes)
-        if self.split is not None:
-            self.core_text = self.split.core.serialize(format="nt")
-            self.sparql_text = self.split.sparql.serialize(format="nt")
+        self.core_text = self.split.core.serialize(format="nt")
+        self.sparql_text = self.split.sparql.serialize(format="nt")
 
     text_input = True  # N-Triples straight from pyoxigraph: no rdflib graph per figure
 
@@ -583,19 +582,22 @@ class _ShaclRust:
         return self.run_pieces([[_sorted(data.serialize(format="nt", encoding="utf-8"))]])
 
     def run_pieces(self, figures: list[list[tuple[bytes, list[bytes]]]]) -> list[RawResult]:
-        """Results for the figures, each given as :func:`_pieces`, in one run (two with a
-        split: the separable SPARQL shapes see only what they can read)."""
+        """Results for the figures, each given as :func:`_pieces`: one run for the core
+        shapes on the triples they can read, one for the separable SPARQL shapes on theirs
+        (rdfexport/shacl_split.py); one run on everything with rdfs:subClassOf in the data."""
         from rdfexport.shacl_split import SUBCLASS_OF
 
-        data = b"".join(text for pieces in figures for text, _ in pieces)
         split = self.split
-        if split is None or SUBCLASS_OF in data:
-            return self._validate(data, self.shapes_text)
-        seen = [line for pieces in figures for line in split.visible(pieces)]
-        results = self._validate(data, self.core_text)
-        if seen:
-            seen.append(b"")
-            results += self._validate(b" .\n".join(seen), self.sparql_text)
+        if any(SUBCLASS_OF in text for pieces in figures for text, _ in pieces):
+            return self._validate(b"".join(text for pieces in figures for text, _ in pieces),
+                                  self.shapes_text)
+        core = [line for pieces in figures for _, lines in pieces
+                for line in split.core_lines(lines)]
+        results = self._validate(_joined(core), self.core_text)
+        if len(split.sparql):
+            seen = [line for pieces in figures for line in split.visible(pieces)]
+            if seen:
+                results += self._validate(_joined(seen), self.sparql_text)
         return results
 
     def _validate(self, data: bytes, shapes: str) -> list[RawResult]:
@@ -603,6 +605,11 @@ class _ShaclRust:
         report = self.module.validate(data.decode("utf-8"), shapes, data_format="nt",
                                       shapes_format="nt", experimental_index=True)
         return [_from_rust(r) for r in report["results"]]
+
+
+def _joined(lines: list[bytes]) -> bytes:
+    """``s p o`` texts as N-Triples."""
+    return b" .\n".join([*lines, b""]) if lines else b""
 
 
 def _make_engine(name: str, shapes: rdflib.Graph) -> Any:

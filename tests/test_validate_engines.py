@@ -182,12 +182,24 @@ def test_the_sparql_shapes_are_split_off_with_what_they_read(rust_validator):
 
 def test_split_runs_report_what_one_run_reports_with_every_shape_violated(rust_validator,
                                                                            sample_data):
+    engine = rust_validator._engine
     data = defective_sample(sample_data)
-    whole = Validator(engine="shacl-rust")
-    whole._engine.split = None
     split = keys(rust_validator, data)
-    assert split == keys(whole, data)
+    whole = engine._validate(data.serialize(format="nt", encoding="utf-8"), engine.shapes_text)
+    assert split == {r.key() for r in whole}
     assert SPLIT_OFF <= {k[4].rsplit("#", 1)[-1].rstrip(">") for k in split}
+
+
+def test_the_core_shapes_read_two_thirds_of_a_figure(rust_validator, sample_data):
+    """The predicates no core shape reads (labels, sources, mention links...) are left out of
+    the core run; rdf:type stays (targets, sh:class)."""
+    split = rust_validator._engine.split
+    keep = split.core_predicates
+    assert f"<{RDF.type}>".encode() in keep and f"<{SCHEMA.keywords}>".encode() in keep
+    assert f"<{rdflib.RDFS.label}>".encode() not in keep
+    fg = next(iter(build_graphs([SAMPLE], ExportOptions())))
+    lines = fg.triple_lines()
+    assert 0.3 * len(lines) < len(split.core_lines(lines)) < len(lines)
 
 
 def test_subclass_of_in_the_data_widens_the_targets_of_split_shapes(pyshacl_validator,
@@ -231,7 +243,8 @@ def split_of(extra: str, where: str):
     ("", f"$this {P} ?value ) broken"),
 ])
 def test_a_shape_that_may_read_more_than_its_focus_runs_on_the_whole_data(extra, where):
-    assert split_of(extra, where) is None
+    split = split_of(extra, where)
+    assert len(split.sparql) == 0 and split.core_predicates is None
 
 
 @pytest.mark.parametrize("where", [
@@ -241,7 +254,7 @@ def test_a_shape_that_may_read_more_than_its_focus_runs_on_the_whole_data(extra,
 ])
 def test_a_shape_reading_only_its_focus_is_split_off(where):
     split = split_of("", where)
-    assert split is not None and len(split.core) == 0
+    assert len(split.sparql) > 0 and len(split.core) == 0
     assert set(split.predicates) <= {P.encode(), Q.encode()}
     assert P.encode() in split.predicates
 
@@ -251,4 +264,31 @@ def test_a_shape_another_shape_refers_to_is_not_split_off():
 
     text = SHAPE % ("", f"$this {P} ?value") + \
         "ex:T a sh:NodeShape ; sh:targetClass ex:D ; sh:node ex:S ."
-    assert shacl_split.split(rdflib.Graph().parse(data=text, format="turtle")) is None
+    assert len(shacl_split.split(rdflib.Graph().parse(data=text, format="turtle")).sparql) == 0
+
+
+CORE = """
+@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <https://example.org/> .
+ex:S a sh:NodeShape ; sh:targetSubjectsOf ex:t ; %s .
+"""
+
+
+@pytest.mark.parametrize("body, reads", [
+    ("sh:property [ sh:path ex:p ; sh:minCount 1 ]", {"p", "t"}),
+    ("sh:property [ sh:path ( ex:p [ sh:inversePath ex:q ] ) ; sh:class ex:C ]", {"p", "q", "t"}),
+    ("sh:property [ sh:path [ sh:alternativePath ( ex:p ex:q ) ] ; sh:equals ex:r ]",
+     {"p", "q", "r", "t"}),
+    ("sh:closed true ; sh:property [ sh:path ex:p ]", None),
+    ("sh:property [ sh:path ex:p ] ; sh:rule [ a sh:TripleRule ]", None),
+    ("sh:sparql [ sh:select \"SELECT $this WHERE { ?x ?y $this }\" ]", None),
+])
+def test_what_the_core_shapes_read(body, reads):
+    from rdfexport import shacl_split
+
+    split = shacl_split.split(rdflib.Graph().parse(data=CORE % body, format="turtle"))
+    if reads is None:
+        assert split.core_predicates is None
+    else:
+        expected = {f"<https://example.org/{r}>" for r in reads} | {f"<{RDF.type}>",
+                                                                    f"<{rdflib.RDFS.subClassOf}>"}
+        assert split.core_predicates == {e.encode() for e in expected}
