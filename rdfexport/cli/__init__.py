@@ -44,6 +44,9 @@ def main() -> None:
     Exit codes: 0 ok, 1 validation findings at or above --fail-on, 2 bad input or usage,
     3 store or network failure.
     """
+    from rdfexport.pipeline import collect_less
+
+    collect_less()
 
 
 def _register() -> None:
