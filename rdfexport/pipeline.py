@@ -288,11 +288,21 @@ class _Pool:
         self.executor.submit(int).result()  # start the workers now, while this process is small
 
     def submit(self, batch: list[SourceFile]) -> Any:
-        return self.executor.submit(_work, batch)
+        return self.executor.submit(_work, batch), batch
 
     @staticmethod
     def result(handle: Any) -> list[_Built]:
-        return handle.result()
+        from concurrent.futures.process import BrokenProcessPool
+
+        future, batch = handle
+        try:
+            return future.result()  # type: ignore[no-any-return]
+        except BrokenProcessPool:
+            raise InputError(
+                f"a worker process died while converting this file or one of the "
+                f"{len(batch) - 1} after it (the last: {batch[-1].path})", path=batch[0].path,
+                fix="run again with --jobs 1 to find the file, and report it: a crash is a "
+                    "bug") from None
 
     def close(self) -> None:
         processes = list((getattr(self.executor, "_processes", None) or {}).values())

@@ -270,6 +270,36 @@ print(n, len(graphs), len(found))
 
 
 @needs_sample
+def test_a_worker_that_dies_is_an_error_naming_its_files_not_a_hang() -> None:
+    """A worker killed mid-batch (a native crash, the OOM killer) used to leave
+    multiprocessing.Pool waiting forever for its batch. In a child process, so that a hang
+    fails instead of stalling the suite."""
+    script = f"""
+import os, signal
+from rdfexport import pipeline
+from rdfexport.errors import InputError
+work = pipeline._work
+def dying(sources):
+    if any(s.path.name.startswith("PMC1052008") for s in sources):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return work(sources)
+pipeline._work = dying
+pipeline._start_method = lambda: "fork"
+try:
+    list(pipeline.build_graphs([{str(SAMPLE)!r}], pipeline.ExportOptions(jobs=2, batch_size=16)))
+except InputError as err:
+    print(err.exit_code, err.message)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    code, message = done.stdout.split(" ", 1)
+    assert code == "2"
+    assert "a worker process died while converting this file or one of the 15 after it" in message
+    assert message.startswith(str(SAMPLE / "_figures")) and "--jobs 1" in message
+
+
+@needs_sample
 def test_shard_voids_merge_into_the_whole(tmp_path: Path) -> None:
     import pyoxigraph as ox
 
