@@ -147,6 +147,23 @@ class _WriteBehind:
         if self.pos - self.pushed >= self.STEP:
             self._behind()
 
+    def copy_from(self, fd: int, offset: int, length: int) -> None:
+        """Append ``length`` bytes of file ``fd`` from ``offset``, copied inside the kernel."""
+        self.raw.flush()
+        out = self.raw.fileno()
+        while length:
+            try:
+                n = os.copy_file_range(fd, out, length, offset)
+            except (AttributeError, OSError):  # not Linux, or not between these file systems
+                n = len(data := os.pread(fd, min(length, 1 << 24), offset))
+                self.raw.write(data)
+                self.raw.flush()
+            if n == 0:
+                raise OSError(f"copy stopped {length} bytes early")
+            offset, length, self.pos = offset + n, length - n, self.pos + n
+        if self.pos - self.pushed >= self.STEP:
+            self._behind()
+
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         return getattr(self.raw, name)
 
@@ -256,8 +273,12 @@ class Writer:
         """Stream every graph, then ``void()``'s quads (called once the graphs are counted)."""
         name = self.fmt.name
         if name == "nquads":
+            direct = isinstance(self.stream, _WriteBehind)
             for fg in graphs:
-                self.stream.write(fg.data)
+                if direct and hasattr(fg, "copy_into"):  # pipeline.SpilledGraph
+                    fg.copy_into(self.stream)
+                else:
+                    self.stream.write(fg.data)
             self.stream.write(_nquads(void()))
         elif name == "ntriples":
             for fg in graphs:

@@ -25,8 +25,11 @@ import gc
 import hashlib
 import os
 import pickle
+import shutil
 import sys
+import tempfile
 import time
+import weakref
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -174,13 +177,14 @@ def collect_less() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _worker_init(options: ExportOptions, pooled: bool = False) -> None:
+def _worker_init(options: ExportOptions, pooled: bool = False, spill: str | None = None) -> None:
     if pooled:
         gc.freeze()  # what the worker inherited is never traversed again
         collect_less()
     _WORKER.clear()
     _WORKER["options"] = options
     _WORKER["pooled"] = pooled
+    _WORKER["spill"] = spill
     if options.validate:
         from rdfexport.validate import Validator
 
@@ -242,6 +246,25 @@ def _work(sources: list[SourceFile]) -> list[_Built]:
     return out
 
 
+def _work_spilled(sources: list[SourceFile]) -> tuple[list[_Built], str | None]:
+    """``_work`` in a worker process: the batch's N-Quads go to a spill file, the graphs to the
+    parent as :class:`SpilledGraph` (see there why)."""
+    out = _work(sources)
+    folder = _WORKER.get("spill")
+    graphs = [b for b in out if isinstance(b.item, FigureGraph)]
+    if folder is None or not graphs:
+        return out, None
+    fd, path = tempfile.mkstemp(dir=folder, suffix=".nq")
+    offset = 0
+    with os.fdopen(fd, "wb") as fh:
+        for b in graphs:
+            data = b.item.data  # type: ignore[union-attr]
+            fh.write(data)
+            b.item = SpilledGraph(b.item, offset, len(data))  # type: ignore[arg-type]
+            offset += len(data)
+    return out, path
+
+
 class _InProcess:
     def __init__(self, options: ExportOptions) -> None:
         _worker_init(options)
@@ -283,12 +306,15 @@ class _Pool:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
+        _remove_stale_spills()
+        self.spill = tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{os.getpid()}-")
         self.executor = ProcessPoolExecutor(jobs, mp.get_context(_start_method()),
-                                            initializer=_worker_init, initargs=(options, True))
+                                            initializer=_worker_init,
+                                            initargs=(options, True, self.spill))
         self.executor.submit(int).result()  # start the workers now, while this process is small
 
     def submit(self, batch: list[SourceFile]) -> Any:
-        return self.executor.submit(_work, batch), batch
+        return self.executor.submit(_work_spilled, batch), batch
 
     @staticmethod
     def result(handle: Any) -> list[_Built]:
@@ -296,7 +322,13 @@ class _Pool:
 
         future, batch = handle
         try:
-            return future.result()  # type: ignore[no-any-return]
+            out, path = future.result()
+            if path is not None:
+                spill = _SpillFile(path)
+                for b in out:
+                    if isinstance(b.item, SpilledGraph):
+                        b.item.file = spill
+            return out  # type: ignore[no-any-return]
         except BrokenProcessPool:
             raise InputError(
                 f"a worker process died while converting this file or one of the "
@@ -311,6 +343,38 @@ class _Pool:
             process.terminate()
         for process in processes:
             process.join()
+        shutil.rmtree(self.spill, ignore_errors=True)  # batches not received (opened ones live on)
+
+
+_SPILL_PREFIX = "rdfexport-spill-"
+
+
+def _remove_stale_spills() -> None:
+    """Spill folders of runs that were killed (``rdfexport-spill-PID-*`` whose PID is gone)."""
+    from rdfexport.formats import _alive
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{_SPILL_PREFIX}*-*"):
+        pid = folder.name[len(_SPILL_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+class _SpillFile:
+    """A batch's spill file, open and already unlinked: it lives as long as a graph in it."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+        os.unlink(path)
+        weakref.finalize(self, os.close, self.fd)
+
+    def read(self, offset: int, length: int) -> bytes:
+        data = os.pread(self.fd, length, offset)
+        while len(data) < length:  # a short read; never seen on a regular file
+            more = os.pread(self.fd, length - len(data), offset + len(data))
+            if not more:
+                raise OSError(f"spill file ended {length - len(data)} bytes early")
+            data += more
+        return data
 
 
 def _built_in_order(batches: Iterable[list[SourceFile]], options: ExportOptions,
@@ -403,7 +467,59 @@ class FigureSummary:
                    {"figid": line} if line is not None else {})
 
 
-class CachedGraph:
+class _LazyGraph:
+    """What a figure graph offers when its N-Quads (``data``) are read only when asked for."""
+
+    iri: str
+    _n: int
+
+    @property
+    def data(self) -> bytes:
+        raise NotImplementedError
+
+    def nquads(self) -> bytes:
+        return self.data
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def quads(self):  # type: ignore[no-untyped-def]
+        import pyoxigraph as ox
+
+        return tuple(ox.parse(self.data, format=ox.RdfFormat.N_QUADS))
+
+    def rdflib_graph(self):  # type: ignore[no-untyped-def]
+        import rdflib
+
+        g = rdflib.Graph()
+        g.parse(data=self.data.replace(f" <{self.iri}> .\n".encode(), b" .\n"), format="nt")
+        return g
+
+
+class SpilledGraph(_LazyGraph):
+    """A graph built by a worker, its N-Quads in the batch's spill file rather than in the
+    pipe: 100,000 figures make 11 GB of N-Quads, and each copy of them costs seconds (pickled,
+    written to the pipe, read, unpickled, written out: five). An N-Quads output copies them
+    from the spill file inside the kernel (``Writer``); anything else reads them when asked."""
+
+    def __init__(self, fg: FigureGraph, offset: int, length: int) -> None:
+        self.figure, self.iri, self.digest, self._n = fg.figure, fg.iri, fg.digest, len(fg)
+        self.offset, self.length = offset, length
+        self.file: _SpillFile | None = None  # set in the parent
+
+    @property
+    def data(self) -> bytes:
+        assert self.file is not None
+        return self.file.read(self.offset, self.length)
+
+    def copy_into(self, out: Any) -> None:
+        """Append the N-Quads to ``out`` (a ``formats._WriteBehind``) without reading them."""
+        assert self.file is not None
+        out.copy_from(self.file.fd, self.offset, self.length)
+
+
+class CachedGraph(_LazyGraph):
     """A figure graph from the cache: its N-Quads are read from the pack only when asked for."""
 
     def __init__(self, entry: _Entry, path: str, pack: Path | None, data: bytes | None = None,
@@ -432,25 +548,6 @@ class CachedGraph:
                 fh.seek(self._offset)
                 self._data = fh.read(self._length)
         return self._data
-
-    def nquads(self) -> bytes:
-        return self.data
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def quads(self):  # type: ignore[no-untyped-def]
-        import pyoxigraph as ox
-
-        return tuple(ox.parse(self.data, format=ox.RdfFormat.N_QUADS))
-
-    def rdflib_graph(self):  # type: ignore[no-untyped-def]
-        import rdflib
-
-        g = rdflib.Graph()
-        g.parse(data=self.data.replace(f" <{self.iri}> .\n".encode(), b" .\n"), format="nt")
-        return g
 
 
 def _options_key(options: ExportOptions) -> str:
