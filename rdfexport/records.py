@@ -14,7 +14,7 @@ from typing import Any
 
 from rdfexport import vocab
 from rdfexport.errors import InputError, RemoteContextError, Repair
-from rdfexport.sources import Limits, Site, SourceFile, read_front_matter, read_table
+from rdfexport.sources import Limits, Site, SourceFile, kind_of, read_front_matter, read_table
 
 SCHEMA_CONTEXT_URLS = frozenset({
     "https://schema.org/", "https://schema.org", "http://schema.org/", "http://schema.org",
@@ -102,25 +102,6 @@ def figid_problem(raw: Any, figid: str) -> str | None:
     if figid.startswith("."):
         return "starts with '.'"
     return None
-
-
-def kind_of(value: Any) -> str:
-    """What a YAML value is, in the words of someone editing the file (not Python's)."""
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, (dt.date, dt.datetime)):
-        return "a date"
-    if isinstance(value, dict):
-        return "a mapping (key: value lines)"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, str):
-        return "text"
-    if value is None:
-        return "empty"
-    return f"a YAML {type(value).__name__}"
 
 
 def _describe(ch: str) -> str:

@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import FIGURES, OLDER, SAMPLE, SEEDS
 from hypothesis import HealthCheck, given, settings
@@ -301,3 +302,21 @@ def test_a_hostile_organism_page_is_an_error_naming_it_not_a_crash(tmp_path):
     assert "1 figures" in done.stderr and out.stat().st_size > 0
     taxa, errors = sources.Site(site).organisms
     assert len(errors) == 2 and taxa == sources.Site(SAMPLE).taxa  # the good pages still count
+
+
+@pytest.mark.parametrize("size, fails", [(131_072, False), (131_073, True)])
+def test_a_cell_over_csvs_field_limit_is_an_error_on_its_line(size, fails):
+    """One reader for every table: the limit is csv's, which the tables were first read with."""
+    text = "word\tmesh\nATP\tD000255\nx\t" + "y" * size + "\n"
+    csv_failed = False
+    try:
+        list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
+    except csv.Error:
+        csv_failed = True
+    assert csv_failed is fails
+    if fails:
+        with pytest.raises(InputError) as err:
+            sources._split_table(text, _PATH)
+        assert err.value.line == 3 and "over the limit of 131,072 characters" in err.value.problem
+    else:
+        assert sources._split_table(text, _PATH)[1]["mesh"] == "y" * size
