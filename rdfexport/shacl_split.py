@@ -28,6 +28,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import rdflib
 from rdflib import RDF, RDFS, BNode, URIRef, Variable
@@ -177,7 +178,8 @@ def _closure(shapes: rdflib.Graph, node: rdflib.term.Node) -> set[tuple]:
     return out
 
 
-def _predicates(query: str) -> set[URIRef] | None:
+@lru_cache(maxsize=256)  # asked twice per query (is it separable, what does it read)
+def _predicates(query: str) -> frozenset[URIRef] | None:
     """The predicates a SELECT query reads when every triple pattern is ``$this <iri> ...``;
     None for any other query (it may see more of the graph: it runs on the whole data)."""
     if "shapesGraph" in query or "currentShape" in query:
@@ -207,4 +209,4 @@ def _predicates(query: str) -> set[URIRef] | None:
             return all(walk(v) for v in node)
         return True
 
-    return found if walk(algebra) else None
+    return frozenset(found) if walk(algebra) else None

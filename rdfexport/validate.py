@@ -128,7 +128,14 @@ class Tally:
         self.extend(findings)
 
     def extend(self, findings: Iterable[Finding]) -> None:
-        """Add findings; the pipeline passes one figure's findings at a time."""
+        """Add findings; the pipeline passes one figure's findings at a time (from the cache,
+        with their severities alongside: counted without unpickling them)."""
+        severities = getattr(findings, "severities", None)
+        if severities is not None:
+            for value, n in Counter(severities).items():
+                self.by_severity[Severity(value)] += n
+            self.flagged += max(severities, default=0) > Severity.INFO
+            return
         flagged: set[str] = set()
         for f in findings:
             self.by_severity[f.severity] += 1

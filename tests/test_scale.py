@@ -225,6 +225,26 @@ def test_incremental_cli_parts_and_single_file(tmp_path: Path) -> None:
 
 
 @needs_sample
+def test_an_unchanged_incremental_run_reports_the_same_findings_without_rewriting_the_index(
+        tmp_path: Path) -> None:
+    """Cached findings are counted from the severities stored next to them (not unpickled),
+    and a run that changes nothing leaves the index as it was."""
+    parts = tmp_path / "parts"
+
+    def run() -> str:
+        result = CliRunner().invoke(main, ["convert", str(SAMPLE), "-o", f"{parts}/",
+                                           "--incremental", "--no-progress"])
+        assert result.exit_code == 0, result.output
+        return next(line for line in result.output.splitlines() if "validation:" in line)
+
+    first = run()
+    index = next(parts.rglob(pipeline.INDEX_NAME))
+    written = index.stat().st_mtime_ns
+    assert run() == first and "warnings" in first
+    assert index.stat().st_mtime_ns == written
+
+
+@needs_sample
 def test_validation_in_workers_equals_validation_in_process() -> None:
     from rdfexport.validate import Validator
 
