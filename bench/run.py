@@ -196,14 +196,15 @@ def run_step(step: str, a: argparse.Namespace) -> dict:
         return r
     if step in ("incr-convert", "incr-load"):
         site = Path(a.incr_site or big)
+        check = "--validate" if a.incr_validate else "--no-validate"
         if step == "incr-convert":
             target = work / "parts"
             cmd = rdfexport("convert", str(site), "-o", str(target) + "/", "--incremental",
-                            "--no-validate", "--no-progress", *jobs)
+                            check, "--no-progress", *jobs)
         else:
             target = work / "store-incr"
             cmd = rdfexport("load", str(site), "--store", str(target), "--incremental",
-                            "--no-validate", "--no-progress", *jobs)
+                            check, "--no-progress", *jobs)
         if not a.keep:
             shutil.rmtree(target, ignore_errors=True)
             shutil.rmtree(str(target) + ".cache", ignore_errors=True)
@@ -273,6 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--naive-figures", type=int, default=300)
     ap.add_argument("--jobs", type=int, default=0)
     ap.add_argument("--keep", action="store_true", help="incremental: keep an existing cache")
+    ap.add_argument("--incr-validate", action="store_true",
+                    help="incremental steps with validation (the default of the commands)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/rdfexport-bench"))
     ap.add_argument("--json", type=Path, default=HERE / "out" / "results.json")
     ap.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
