@@ -263,14 +263,20 @@ def _work_spilled(sources: list[SourceFile]) -> tuple[list[_Built], str | None]:
     graphs = [b for b in out if isinstance(b.item, FigureGraph)]
     if folder is None or not graphs:
         return out, None
-    fd, path = tempfile.mkstemp(dir=folder, suffix=".nq")
+    path: str | None = None
+    try:
+        fd, path = tempfile.mkstemp(dir=folder, suffix=".nq")
+        with os.fdopen(fd, "wb") as fh:
+            fh.writelines(b.item.data for b in graphs)  # type: ignore[union-attr]
+    except OSError:  # a full or missing temporary folder: the pipe still works
+        if path is not None:
+            Path(path).unlink(missing_ok=True)
+        return out, None
     offset = 0
-    with os.fdopen(fd, "wb") as fh:
-        for b in graphs:
-            data = b.item.data  # type: ignore[union-attr]
-            fh.write(data)
-            b.item = SpilledGraph(b.item, offset, len(data))  # type: ignore[arg-type]
-            offset += len(data)
+    for b in graphs:
+        length = len(b.item.data)  # type: ignore[union-attr]
+        b.item = SpilledGraph(b.item, offset, length)  # type: ignore[arg-type]
+        offset += length
     return out, path
 
 

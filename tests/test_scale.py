@@ -310,6 +310,30 @@ def test_worker_graphs_come_through_spill_files_that_do_not_outlive_the_run() ->
 
 
 @needs_sample
+def test_a_worker_that_cannot_spill_sends_its_graphs_through_the_pipe(tmp_path: Path) -> None:
+    from rdfexport.sources import discover
+
+    sources = [s for s in discover([SAMPLE]) if not isinstance(s, Exception)][:5]
+    pipeline._worker_init(ExportOptions(), spill=str(tmp_path / "missing"))
+    out, path = pipeline._work_spilled(sources)
+    assert path is None and all(isinstance(b.item, pipeline.FigureGraph) for b in out)
+    pipeline._worker_init(ExportOptions(), spill=str(tmp_path))
+    spilled, path = pipeline._work_spilled(sources)
+    assert path is not None and all(isinstance(b.item, pipeline.SpilledGraph) for b in spilled)
+    pipeline._Pool.result((_done((spilled, path)), sources))
+    assert [b.item.data for b in spilled] == [b.item.data for b in out]
+    assert not Path(path).exists()  # unlinked once opened
+
+
+def _done(value):  # a finished future
+    from concurrent.futures import Future
+
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+@needs_sample
 def test_a_worker_that_dies_is_an_error_naming_its_files_not_a_hang() -> None:
     """A worker killed mid-batch (a native crash, the OOM killer) used to leave
     multiprocessing.Pool waiting forever for its batch. In a child process, so that a hang
