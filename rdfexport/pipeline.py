@@ -599,6 +599,7 @@ class _Cache:
         self.folder = folder
         self.key = _options_key(options)
         self.rows: dict[str, int] = {}  # figure path -> row of the stored columns
+        self.touched = False  # a file's mtime moved, its content did not: write the new mtime
         self.cols: dict[str, Any] = {}
         self.packs: dict[int, tuple[int, int]] = {}
         self.stale_parts: set[int] = set()
@@ -696,6 +697,7 @@ class _Cache:
             if st.st_size != size or _signature(Path(name))[3] != hashes[start + k]:
                 return None
             mtimes[start + k] = st.st_mtime_ns  # touched, same content: remember the mtime
+            self.touched = True
         return _Entry(figid, c["iri"][row], c["digest"][row], c["triples"][row],
                       _unpacked(c["repairs"].get(row)),
                       _unpacked(c["findings"].get(row)) or None, None,  # type: ignore
@@ -790,7 +792,8 @@ class _PackWriter:
         self.sizes[part] += len(data)
 
     def commit(self, entries: dict[str, _Entry]) -> None:
-        if not self.dirty and not self.files and entries.keys() == self.cache.rows.keys():
+        if not (self.dirty or self.files or self.cache.touched) \
+                and entries.keys() == self.cache.rows.keys():
             return  # every figure as the index on disk has it: 0.5-1.5 s not spent at 100k
         packs = {p: v for p, v in self.cache.packs.items() if p not in self.dirty}
         for part, fh in self.files.items():
