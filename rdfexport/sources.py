@@ -668,7 +668,7 @@ def _split_table(text: str, path: Path) -> list[dict[str, str]]:
     name keeps its first place and its last value.
     """
     lines = text.split("\n")
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(lines if len(text) > MAX_CELL else (), 1):
         if len(line) > MAX_CELL and any(len(cell) > MAX_CELL for cell in line.split("\t")):
             raise InputError(f"table: a cell is over the limit of {MAX_CELL:,} characters",
                              path=path, line=number,
