@@ -339,6 +339,19 @@ def _done(value):  # a finished future
 
 
 @needs_sample
+def test_bad_shapes_in_workers_are_reported_as_bad_shapes(tmp_path: Path) -> None:
+    """Workers make their validator as they start; a shapes error there must reach the user as
+    itself, not as a broken pool ("a worker process died")."""
+    from rdfexport.errors import ValidationConfigError
+
+    (tmp_path / "bad.ttl").write_text("this is not turtle", encoding="utf-8")
+    with pytest.raises(ValidationConfigError) as err:
+        list(build_graphs([SAMPLE], ExportOptions(jobs=2, batch_size=16, validate=True,
+                                                  shapes=tmp_path)))
+    assert "bad.ttl" in err.value.message
+
+
+@needs_sample
 def test_a_worker_that_dies_is_an_error_naming_its_files_not_a_hang() -> None:
     """A worker killed mid-batch (a native crash, the OOM killer) used to leave
     multiprocessing.Pool waiting forever for its batch. In a child process, so that a hang
