@@ -214,8 +214,7 @@ def _block_nquads(figs: Sequence[Figure]) -> list[bytes | None]:
             out[i] = None
             continue
         # the figure IRI is the block's base IRI, as it is pyld's (jsonld.base_context)
-        iri, block = json.dumps(f.iri), json.dumps(f.block)
-        texts[i] = f'{{"@context":{{"@base":{iri}}},"@id":{iri},"@graph":[{block}]}}'
+        texts[i] = json.dumps({"@context": {"@base": f.iri}, "@id": f.iri, "@graph": [f.block]})
     counts: dict[str, int] = defaultdict(int)
     for f in figs:
         counts[f.iri] += 1
