@@ -64,16 +64,12 @@ class FigureGraph:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_ntriples", None)  # kept only where the graph was built (see ntriples)
-        state.pop("_lines", None)
+        state.pop("_lines", None)  # kept only where the graph was built (see triple_lines)
         return state
 
     def ntriples(self) -> bytes:
         """The same triples as canonical N-Triples: each line without its graph name, which
         ends every line (all quads are in graph ``iri``; literals hold no raw newline)."""
-        kept = self.__dict__.get("_ntriples")
-        if kept is not None:
-            return kept
         if not self.data:
             return b""
         cut = len(self.iri.encode()) + 5  # " <iri> ." after the triple
@@ -394,9 +390,7 @@ def _canonical(fig: Figure, g: bytes, triples: list[bytes]) -> FigureGraph:
     unique.append(b"")
     data = g.join(unique)
     fg = FigureGraph(fig, fig.iri, data, hashlib.sha256(data).hexdigest())
-    # N-Triples for validation, next in the worker: a join now instead of a split and a join
-    # later; not pickled (FigureGraph.__getstate__).
-    fg.__dict__["_ntriples"] = b" .\n".join(unique)
+    # The sorted triples for validation, next in the worker; not pickled (__getstate__).
     unique.pop()
     fg.__dict__["_lines"] = unique
     fg.__dict__["_len"] = len(unique)

@@ -76,24 +76,27 @@ class Split:
             return lines
         return [line for line in lines if line.split(b" ", 2)[1] in keep]
 
-    def visible(self, pieces: Sequence[tuple[bytes, list[bytes]]]) -> list[bytes]:
+    def visible(self, pieces: Sequence[tuple[bytes, list[bytes], bytes]]) -> list[bytes]:
         """The ``s p o`` texts of one figure's triples that the separable shapes can see.
 
-        ``pieces``: the figure's N-Triples text and the same triples as a *sorted* list of
-        ``s p o`` texts (without `` .``), once for its graph and once for its source facts.
-        Sorted, the triples of one subject and predicate are neighbours: found by bisection.
+        ``pieces``: once for the figure's graph and once for its source facts, the triples as
+        text (each line ``s p o`` + ``end``: `` .\n``, or the graph name too for N-Quads) and
+        as a *sorted* list of ``s p o`` texts. Sorted, the triples of one subject and predicate
+        are neighbours: found by bisection.
         """
         out: list[bytes] = []
         focus: set[bytes] = set()
-        for text, _ in pieces:
+        for text, _, end in pieces:
             for tail in self.type_tails:
-                pos = text.find(tail)
-                while pos >= 0:  # the tail ends a line, so it holds that line's p and o
+                po = tail[:-3]  # without " .\n"
+                needle = po + end
+                pos = text.find(needle)
+                while pos >= 0:  # the needle ends a line, so it holds that line's p and o
                     subject = text[text.rfind(b"\n", 0, pos) + 1: pos]
                     focus.add(subject)
-                    out.append(subject + tail[:-3])
-                    pos = text.find(tail, pos + len(tail))
-        for _, lines in pieces:
+                    out.append(subject + po)
+                    pos = text.find(needle, pos + len(needle))
+        for _, lines, _ in pieces:
             for subject in focus:
                 for predicate in self.predicates:
                     key = b"%s %s " % (subject, predicate)

@@ -370,21 +370,22 @@ class Validator:
 
 
 def _pieces(fg: FigureGraph, triples: list[tuple[Any, Any, Any]]
-            ) -> list[tuple[bytes, list[bytes]]]:
-    """The validated graph as (N-Triples text, sorted ``s p o`` texts), for the figure's graph
-    and for its source facts."""
+            ) -> list[tuple[bytes, list[bytes], bytes]]:
+    """The validated graph for :meth:`shacl_split.Split.visible`: the figure's canonical
+    N-Quads (lines end in its graph name) and its source facts as N-Triples, each with the same
+    triples as sorted ``s p o`` texts."""
     import pyoxigraph as ox
 
-    pieces = [(fg.ntriples(), fg.triple_lines())]
+    pieces = [(fg.data, fg.triple_lines(), b" <%s> .\n" % fg.iri.encode())]
     if triples:
         extra = [ox.Triple(_ox(a), _ox(b), _ox(c)) for a, b, c in triples]
         pieces.append(_sorted(ox.serialize(extra, format=ox.RdfFormat.N_TRIPLES) or b""))
     return pieces
 
 
-def _sorted(ntriples: bytes) -> tuple[bytes, list[bytes]]:
+def _sorted(ntriples: bytes) -> tuple[bytes, list[bytes], bytes]:
     lines = sorted(line.removesuffix(b" .") for line in ntriples.split(b"\n") if line)
-    return b"".join(line + b" .\n" for line in lines), lines
+    return b"".join(line + b" .\n" for line in lines), lines, b" .\n"
 
 
 def _rdflib(term: Any) -> rdflib.term.Node:
@@ -589,19 +590,20 @@ class _ShaclRust:
     def run(self, data: rdflib.Graph) -> list[RawResult]:
         return self.run_pieces([[_sorted(data.serialize(format="nt", encoding="utf-8"))]])
 
-    def run_pieces(self, figures: list[list[tuple[bytes, list[bytes]]]]) -> list[RawResult]:
+    def run_pieces(self, figures: list[list[tuple[bytes, list[bytes], bytes]]]
+                   ) -> list[RawResult]:
         """Results for the figures, each given as :func:`_pieces`: one run for the core
         shapes on the triples they can read, one for the separable SPARQL shapes on theirs
         (rdfexport/shacl_split.py); one run on everything with rdfs:subClassOf in the data."""
         from rdfexport.shacl_split import SUBCLASS_OF
 
         split = self.split
-        if any(SUBCLASS_OF in text for pieces in figures for text, _ in pieces):
-            return self._validate(b"".join(text for pieces in figures for text, _ in pieces),
-                                  self.shapes_text)
+        if any(SUBCLASS_OF in text for pieces in figures for text, _, _ in pieces):
+            return self._validate(_joined([line for pieces in figures for _, lines, _ in pieces
+                                           for line in lines]), self.shapes_text)
         # Figures of a batch share genes, taxa, articles: a third of the lines are repeats,
         # and shacl-rust's time grows with the lines it reads (0.62 -> 0.47 ms a figure).
-        core = dict.fromkeys(line for pieces in figures for _, lines in pieces
+        core = dict.fromkeys(line for pieces in figures for _, lines, _ in pieces
                              for line in split.core_lines(lines))
         results = self._validate(_joined(list(core)), self.core_text)
         if len(split.sparql):
