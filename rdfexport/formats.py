@@ -11,6 +11,8 @@ import gzip
 import io
 import json
 import os
+import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -200,10 +202,20 @@ def _umask() -> int:
 
 def _remove_stale_temporaries(folder: Path, name: str) -> None:
     """Temporaries left by a killed run (``.NAME.PID.xxxx.tmp`` whose PID is gone)."""
-    for leftover in folder.glob(f".{glob_escape(name)}.*.tmp"):
-        pid = leftover.name[len(name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            leftover.unlink(missing_ok=True)
+    remove_leftovers(folder.glob(f".{glob_escape(name)}.*.tmp"), f".{name}.")
+
+
+def remove_leftovers(paths: Iterable[Path], prefix: str) -> None:
+    """Files or folders named ``PREFIX`` + PID + ``.`` or ``-`` ... whose process is gone: what
+    a killed run left (output temporaries, spill folders)."""
+    for path in paths:
+        pid = re.match(r"(\d+)[.-]", path.name[len(prefix):])
+        if pid is None or _alive(int(pid.group(1))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

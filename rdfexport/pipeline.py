@@ -374,12 +374,9 @@ _SPILL_PREFIX = "rdfexport-spill-"
 
 def _remove_stale_spills() -> None:
     """Spill folders of runs that were killed (``rdfexport-spill-PID-*`` whose PID is gone)."""
-    from rdfexport.formats import _alive
+    from rdfexport.formats import remove_leftovers
 
-    for folder in Path(tempfile.gettempdir()).glob(f"{_SPILL_PREFIX}*-*"):
-        pid = folder.name[len(_SPILL_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+    remove_leftovers(Path(tempfile.gettempdir()).glob(f"{_SPILL_PREFIX}*"), _SPILL_PREFIX)
 
 
 class _SpillFile:
