@@ -111,7 +111,7 @@ def read_figures(paths: Iterable[str | os.PathLike[str]],
         except InputError as err:
             yield err
             continue
-        newest = max(newest, _mtime(item))
+        newest = max(newest, fig.mtime)
         if fig.figid in seen:
             yield _duplicate(fig.figid, fig.path, seen[fig.figid], fig.lines.get("figid"))
             continue
@@ -247,7 +247,9 @@ def _work(sources: list[SourceFile]) -> list[_Built]:
             b.item = next(built)
             if options.cache is not None:
                 b.deps = _deps_of(b.source, fig.figid)
-        b.mtime = _mtime(b.source)
+            b.mtime = fig.mtime
+        else:
+            b.mtime = _mtime(b.source)
     if validator is not None:
         done = [b for b in out if isinstance(b.item, FigureGraph)]
         if validator.batches:

@@ -14,7 +14,7 @@ from typing import Any
 
 from rdfexport import vocab
 from rdfexport.errors import InputError, RemoteContextError, Repair
-from rdfexport.sources import Limits, Site, SourceFile, kind_of, read_front_matter, read_table
+from rdfexport.sources import Limits, Site, SourceFile, kind_of, read_front_matter
 
 SCHEMA_CONTEXT_URLS = frozenset({
     "https://schema.org/", "https://schema.org", "http://schema.org/", "http://schema.org",
@@ -69,6 +69,7 @@ class Figure:
     ndex: tuple[str, ...] = ()
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     repairs: tuple[Repair, ...] = field(default=(), compare=False, repr=False)
+    mtime: float = field(default=0.0, compare=False, repr=False)  # the file's, as it was read
 
     def get(self, key: str) -> str | None:
         return self.fields.get(key)
@@ -242,6 +243,7 @@ def load_figure(source: SourceFile, limits: Limits = Limits()) -> Figure:
         repairs=tuple(b.repairs),
         wpids=tuple(_id_list(data, "wpid", b)),
         ndex=tuple(_id_list(data, "ndex", b)),
+        mtime=fm.mtime,
     )
 
 
@@ -280,12 +282,12 @@ def _gene_mentions(data: dict[str, Any], site: Site | None, figid: str, b: _Buil
                               _text(row, "word"), _text(row, "symbol"), _text(row, "source"),
                               vocab.HUMAN_TAXID)
         _add_gene(found, mention, b, "genes")
-    table = site.table(figid, "genes") if site else None
+    table = site.read_table(figid, "genes", b.limits) if site else None
     if table is not None:
-        where = str(table)
+        where = str(table[0])
         na = vocab.NA_MARKERS
         is_gene_id = vocab.is_gene_id
-        for row in read_table(table, b.limits):
+        for row in table[1]:
             # read_table's cells are stripped text, so _text(row, k) is the cell, "" for NA
             get = row.get
             taxid = get("organism_id", "")
@@ -340,10 +342,10 @@ def _term_mentions(data: dict[str, Any], site: Site | None, figid: str,
     out: dict[str, dict[tuple[str, ...], TermMention]] = {"chemical": {}, "disease": {}}
     for kind, key in (("chemical", "chemicals"), ("disease", "diseases")):
         rows: list[tuple[dict[str, Any], str]] = [(r, key) for r in _list_of_mappings(data, key, b)]
-        table = site.table(figid, key) if site else None
+        table = site.read_table(figid, key, b.limits) if site else None
         if table is not None:
-            where = str(table)
-            rows.extend((r, where) for r in read_table(table, b.limits))
+            where = str(table[0])
+            rows.extend((r, where) for r in table[1])
         for row, where in rows:
             ident = _text(row, "mesh") or _text(row, "identifier")
             ui = vocab.mesh_ui(ident)

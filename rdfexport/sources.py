@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -54,9 +55,21 @@ class Site:
 
     root: Path
 
-    def table(self, figid: str, kind: str) -> Path | None:
+    def read_table(self, figid: str, kind: str, limits: Limits
+                   ) -> tuple[Path, list[dict[str, str]]] | None:
+        """The figure's table of this kind, read, and where it is; None when it has none (no
+        regular file there): one open instead of a look and then an open, for 3 tables of every
+        figure."""
         path = self._data / f"{figid}-{kind}.tsv"
-        return path if path.is_file() else None
+        try:
+            read = _read_capped(path, limits.max_file_bytes, regular_only=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as err:
+            raise InputError(f"cannot read table: {err.strerror or err}", path=path) from None
+        if read is None:
+            return None
+        return path, _table_rows(read[0], path, limits)
 
     @cached_property
     def _data(self) -> Path:
@@ -88,6 +101,7 @@ class FrontMatter:
     data: dict[str, Any]
     lines: dict[str, int] = field(default_factory=dict)
     repairs: tuple[tuple[str, str], ...] = ()  # (key, what was repaired)
+    mtime: float = 0.0  # the file's, taken as it was read
 
 
 _SITE_CACHE: dict[Path, Site] = {}
@@ -493,27 +507,53 @@ def _depth(value: Any, limit: int) -> int:
 
 def read_text(path: Path, limits: Limits) -> tuple[str, list[tuple[str, str]]]:
     """The file as text, with the byte-order mark and CRLF line ends repaired and reported."""
+    text, repairs, _ = _read_text(path, limits)
+    return text, repairs
+
+
+def _read_text(path: Path, limits: Limits) -> tuple[str, list[tuple[str, str]], float]:
     try:
-        size = path.stat().st_size
-        if size <= limits.max_file_bytes:
-            with path.open("rb") as fh:  # never more than the limit, even if the file grows
-                raw = _read_up_to(fh, size, limits.max_file_bytes + 1)
-            size = len(raw)
+        raw, size, mtime = _read_capped(path, limits.max_file_bytes)  # type: ignore[misc]
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror or err}", path=path) from None
-    if size > limits.max_file_bytes:
+    if raw is None:
         raise LimitError(f"file is {size:,} bytes, over the limit of "
                          f"{limits.max_file_bytes:,}", path=path,
                          fix="raise it with --max-file-size if the file is genuine")
-    return decode(raw, path)
+    text, repairs = decode(raw, path)
+    return text, repairs, mtime
 
 
-def _read_up_to(fh: Any, size: int, most: int) -> bytes:
-    """``fh.read(most)``, without first allocating MOST bytes (16 MiB) for a file of SIZE."""
-    raw = fh.read(min(size + 1, most))
-    if len(raw) > size:  # the file grew since its size was taken: read on, up to MOST
-        raw += fh.read(most - len(raw))
-    return raw
+def _read_capped(path: Path, limit: int, regular_only: bool = False
+                 ) -> tuple[bytes | None, int, float] | None:
+    """(content, size, mtime) of a file in one open, one fstat and the reads (the pipeline
+    reads four files a figure). The content is None when the file is over LIMIT bytes: never
+    more than that is read, even from a file that grows, and a small file does not first get a
+    LIMIT-sized buffer. None, with ``regular_only``, for anything but a regular file; a FIFO
+    does not block the open."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if regular_only and not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_size > limit:
+            return None, st.st_size, st.st_mtime
+        want = st.st_size + 1  # one byte more: a file that grew since the fstat is read on
+        chunks: list[bytes] = []
+        got = 0
+        while True:
+            chunk = os.read(fd, want - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+            if got > limit:
+                return None, got, st.st_mtime
+            if got >= want:
+                want = limit + 1
+    finally:
+        os.close(fd)
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), got, st.st_mtime
 
 
 def decode(raw: bytes, path: Path, what: str = "a figure file"
@@ -564,7 +604,7 @@ _END_LINE = re.compile(r"\n(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 
 
 def read_front_matter(path: Path, limits: Limits = Limits()) -> FrontMatter:
-    text, repairs = read_text(path, limits)
+    text, repairs, mtime = _read_text(path, limits)
     yaml_text, first = split_front_matter(text, path)
     data = _fast_load(yaml_text, limits)
     if data is None:
@@ -574,7 +614,7 @@ def read_front_matter(path: Path, limits: Limits = Limits()) -> FrontMatter:
         key, one, two = duplicates[0]
         raise InputError(f"key {key!r} appears twice (lines {one} and {two})", path=path,
                          line=two, fix="keep one of them")
-    return FrontMatter(data, lines, tuple(repairs))
+    return FrontMatter(data, lines, tuple(repairs), mtime)
 
 
 def _load(yaml_text: str, first: int, limits: Limits, path: Path) -> dict[str, Any]:
@@ -644,11 +684,14 @@ MAX_CELL = 131_072  # csv's field limit, which the tables were first read with
 def read_table(path: Path, limits: Limits = Limits()) -> list[dict[str, str]]:
     """A ``_data/*.tsv`` table as rows; CRLF line ends and a missing final newline are fine."""
     try:
-        with path.open("rb") as fh:  # never more than the file-size limit
-            raw = _read_up_to(fh, os.fstat(fh.fileno()).st_size, limits.max_file_bytes + 1)
+        raw, _, _ = _read_capped(path, limits.max_file_bytes)  # type: ignore[misc]
     except OSError as err:
         raise InputError(f"cannot read table: {err.strerror or err}", path=path) from None
-    if len(raw) > limits.max_file_bytes:
+    return _table_rows(raw, path, limits)
+
+
+def _table_rows(raw: bytes | None, path: Path, limits: Limits) -> list[dict[str, str]]:
+    if raw is None:
         raise LimitError(f"table is over the limit of {limits.max_file_bytes:,} bytes",
                          path=path, fix="raise it with --max-file-size if the table is genuine")
     try:

@@ -48,7 +48,41 @@ def test_a_figure_is_recognised_by_front_matter_not_extension(tmp_path):
 def test_single_file_inside_a_site_finds_the_site_tables():
     (item,) = files(FIGURES / "PMC100003__mb2410470011.md")
     assert item.site is not None
-    assert item.site.table("PMC100003__mb2410470011", "genes") is not None
+    assert item.site.read_table("PMC100003__mb2410470011", "genes", Limits()) is not None
+
+
+def test_a_table_that_is_not_a_regular_file_is_no_table(tmp_path):
+    """Tables are opened without looking first: a folder or a FIFO in a table's place is still
+    "no table", and the FIFO does not block the read."""
+    import os
+
+    site = shutil.copytree(SAMPLE, tmp_path / "site")
+    figid = "PMC100003__mb2410470011"
+    data = site / "_data"
+    for kind in ("genes", "chemicals"):
+        (data / f"{figid}-{kind}.tsv").unlink(missing_ok=True)
+    (data / f"{figid}-genes.tsv").mkdir()
+    os.mkfifo(data / f"{figid}-chemicals.tsv")
+    (item,) = files(site / "_figures" / f"{figid}.md")
+    assert item.site.read_table(figid, "genes", Limits()) is None
+    assert item.site.read_table(figid, "chemicals", Limits()) is None
+    assert item.site.read_table(figid, "absent", Limits()) is None
+
+
+def test_a_file_is_read_up_to_the_limit_and_its_mtime_taken(tmp_path):
+    import os
+
+    path = tmp_path / "f.md"
+    path.write_bytes(b"---\nfigid: PMC1__a\n---\n")
+    os.utime(path, (1_600_000_000, 1_600_000_000))
+    fm = read_front_matter(path)
+    assert fm.data == {"figid": "PMC1__a"} and fm.mtime == 1_600_000_000
+    size = path.stat().st_size
+    assert sources._read_capped(path, size)[:2] == (path.read_bytes(), size)
+    assert sources._read_capped(path, size - 1)[:2] == (None, size)
+    empty = tmp_path / "empty.md"
+    empty.write_bytes(b"")
+    assert sources._read_capped(empty, 10)[:2] == (b"", 0)
 
 
 def test_nested_folders_and_duplicates_are_read_once():
