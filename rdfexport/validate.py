@@ -132,9 +132,13 @@ class Tally:
         with their severities alongside: counted without unpickling them)."""
         severities = getattr(findings, "severities", None)
         if severities is not None:
-            for value, n in Counter(severities).items():
-                self.by_severity[Severity(value)] += n
-            self.flagged += max(severities, default=0) > Severity.INFO
+            flagged = False
+            for severity in Severity:
+                n = severities.count(severity)
+                if n:
+                    self.by_severity[severity] += n
+                    flagged = flagged or severity > Severity.INFO
+            self.flagged += flagged
             return
         flagged: set[str] = set()
         for f in findings:
