@@ -178,10 +178,30 @@ def collect_less() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def _keep_heap() -> None:
+    """Keep freed memory in this process for the next batch (glibc only; elsewhere nothing).
+
+    A batch builds and frees ~100 MB, and glibc gave most of it back to the kernel and faulted
+    it in again for the next batch (large texts went to mmap, the top of the heap was trimmed):
+    ~40 page faults and 0.12-0.15 ms of system time a figure; 2-3 and 0.05-0.07 ms with
+    allocations up to 32 MB made on the heap and up to 64 MB of free space kept at its top."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (its maximum on 64-bit)
+    mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
+
+
 def _worker_init(options: ExportOptions, pooled: bool = False, spill: str | None = None) -> None:
     if pooled:
         gc.freeze()  # what the worker inherited is never traversed again
         collect_less()
+        _keep_heap()
     _WORKER.clear()
     _WORKER["options"] = options
     _WORKER["pooled"] = pooled

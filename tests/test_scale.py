@@ -381,6 +381,34 @@ except InputError as err:
     assert message.startswith(str(SAMPLE / "_figures")) and "--jobs 1" in message
 
 
+KEEP_HEAP_PROBE = """
+import resource, sys
+from rdfexport import pipeline
+if sys.argv[1] == "keep":
+    pipeline._keep_heap()
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(2):
+    before = faults()
+    block = bytearray(20 << 20)
+    del block
+print(faults() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not os.confstr(
+    "CS_GNU_LIBC_VERSION"), reason="glibc's mallopt")
+def test_workers_keep_freed_memory_for_the_next_batch() -> None:
+    """A batch's large texts were mmapped and unmapped by glibc, and every page faulted in again
+    for the next batch: a 20 MB block faults ~5,000 pages each time, once with _keep_heap."""
+    def second_faults(mode: str) -> int:
+        return int(subprocess.run([sys.executable, "-c", KEEP_HEAP_PROBE, mode], check=True,
+                                  capture_output=True, text=True).stdout)
+
+    assert second_faults("default") > 4000
+    assert second_faults("keep") < 500
+
+
 @needs_sample
 def test_shard_voids_merge_into_the_whole(tmp_path: Path) -> None:
     import pyoxigraph as ox
