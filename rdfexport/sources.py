@@ -516,13 +516,9 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
-def read_text(path: Path, limits: Limits) -> tuple[str, list[tuple[str, str]]]:
-    """The file as text, with the byte-order mark and CRLF line ends repaired and reported."""
-    text, repairs, _ = _read_text(path, limits)
-    return text, repairs
-
-
 def _read_text(path: Path, limits: Limits) -> tuple[str, list[tuple[str, str]], float]:
+    """The file as text, with the byte-order mark and CRLF line ends repaired and reported,
+    and its mtime."""
     try:
         raw, size, mtime = _read_capped(path, limits.max_file_bytes)  # type: ignore[misc]
     except OSError as err:
