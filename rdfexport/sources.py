@@ -61,15 +61,8 @@ class Site:
         regular file there): one open instead of a look and then an open, for 3 tables of every
         figure."""
         path = self._data / f"{figid}-{kind}.tsv"
-        try:
-            read = _read_capped(path, limits.max_file_bytes, regular_only=True)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as err:
-            raise InputError(f"cannot read table: {err.strerror or err}", path=path) from None
-        if read is None:
-            return None
-        return path, _table_rows(read[0], path, limits)
+        rows = _read_table(path, limits, optional=True)
+        return None if rows is None else (path, rows)
 
     @cached_property
     def _data(self) -> Path:
@@ -690,14 +683,21 @@ MAX_CELL = 131_072  # csv's field limit, which the tables were first read with
 
 def read_table(path: Path, limits: Limits = Limits()) -> list[dict[str, str]]:
     """A ``_data/*.tsv`` table as rows; CRLF line ends and a missing final newline are fine."""
+    return _read_table(path, limits)  # type: ignore[return-value]
+
+
+def _read_table(path: Path, limits: Limits, optional: bool = False
+                ) -> list[dict[str, str]] | None:
+    """``optional``: None where there is no regular file, instead of an error."""
     try:
-        raw, _, _ = _read_capped(path, limits.max_file_bytes)  # type: ignore[misc]
+        read = _read_capped(path, limits.max_file_bytes, regular_only=optional)
     except OSError as err:
+        if optional and isinstance(err, (FileNotFoundError, NotADirectoryError)):
+            return None
         raise InputError(f"cannot read table: {err.strerror or err}", path=path) from None
-    return _table_rows(raw, path, limits)
-
-
-def _table_rows(raw: bytes | None, path: Path, limits: Limits) -> list[dict[str, str]]:
+    if read is None:
+        return None
+    raw = read[0]
     if raw is None:
         raise LimitError(f"table is over the limit of {limits.max_file_bytes:,} bytes",
                          path=path, fix="raise it with --max-file-size if the table is genuine")
