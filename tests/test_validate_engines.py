@@ -105,7 +105,7 @@ def planted_triples() -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def pyshacl_validator() -> Validator:
-    return Validator()
+    return Validator(engine="pyshacl")
 
 
 @pytest.fixture(scope="module")
