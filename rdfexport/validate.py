@@ -587,7 +587,7 @@ class _ShaclRust:
         self.shapes_text = shapes.serialize(format="nt")
         self.split = shacl_split.split(shapes)
         self.core_text = self.split.core.serialize(format="nt")
-        self.sparql_text = self.split.sparql.serialize(format="nt")
+        self.rest_text = self.split.rest.serialize(format="nt")
 
     text_input = True  # N-Triples straight from pyoxigraph: no rdflib graph per figure
 
@@ -614,7 +614,10 @@ class _ShaclRust:
         if len(split.sparql):
             seen = [line for pieces in figures for line in split.visible(pieces)]
             if seen:
-                results += self._validate(_joined(seen), self.sparql_text)
+                if split.selects:
+                    results += _run_selects(split.selects, _joined(seen))
+                if len(split.rest):
+                    results += self._validate(_joined(seen), self.rest_text)
         return results
 
     def _validate(self, data: bytes, shapes: str) -> list[RawResult]:
@@ -622,6 +625,34 @@ class _ShaclRust:
         report = self.module.validate(data.decode("utf-8"), shapes, data_format="nt",
                                       shapes_format="nt", experimental_index=True)
         return [_from_rust(r) for r in report["results"]]
+
+
+def _run_selects(selects: Sequence[Any], data: bytes) -> list[RawResult]:
+    """:class:`shacl_split.Select` queries run once each on ``data`` (N-Triples) with
+    pyoxigraph: one row a result, as a SHACL-SPARQL engine reports it (``sh:value`` is
+    ``?value``, or the focus node when unbound, as pySHACL has it)."""
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    store.load(data, format=ox.RdfFormat.N_TRIPLES)
+    rdf_type = ox.NamedNode(str(RDF.type))
+    out = []
+    for select in selects:
+        classes = [ox.NamedNode(str(c)) for c in select.classes]
+        severity = Severity.parse(str(select.severity))
+        focus: dict[Any, bool] = {}
+        rows = store.query(select.query)
+        names = {v.value for v in rows.variables}
+        for row in rows:
+            this = row["this"]
+            if this not in focus:
+                focus[this] = any(ox.Quad(this, rdf_type, c) in store for c in classes)
+            if focus[this]:
+                value = row["value"] if "value" in names else None
+                out.append(RawResult(severity, _rdflib(this), None,
+                                     _rdflib(this if value is None else value), select.shape,
+                                     SH.SPARQLConstraintComponent, select.message))
+    return out
 
 
 def _joined(lines: list[bytes]) -> bytes:
