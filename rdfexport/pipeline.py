@@ -69,6 +69,7 @@ class ExportOptions:
     cache: Path | None = None  # folder of N-Quads packs + index (see the module docstring)
     incremental: bool = False  # reuse what the cache holds for unchanged figures
     cache_data: bool = True  # keep N-Quads packs; False: index only (load skips by digest)
+    digests: bool = True  # each graph's digest made in the worker (stores and the cache use it)
     progress: bool = False  # a progress bar on standard error (only when it is a terminal)
 
 
@@ -279,6 +280,10 @@ def _work(sources: list[SourceFile]) -> list[_Built]:
             findings = [validator.validate(b.item) for b in done]  # type: ignore[arg-type]
         for b, found in zip(done, findings, strict=True):
             b.findings = found
+    if options.digests or options.cache is not None:
+        for b in out:
+            if isinstance(b.item, FigureGraph):
+                b.item.digest  # noqa: B018 - made here, not in the parent
     if _WORKER.get("pooled"):
         for b in out:
             if isinstance(b.item, FigureGraph):
@@ -550,9 +555,16 @@ class SpilledGraph(_LazyGraph):
     from the spill file inside the kernel (``Writer``); anything else reads them when asked."""
 
     def __init__(self, fg: FigureGraph, offset: int, length: int) -> None:
-        self.figure, self.iri, self.digest, self._n = fg.figure, fg.iri, fg.digest, len(fg)
+        self.figure, self.iri, self._n = fg.figure, fg.iri, len(fg)
+        self._digest: str | None = fg.__dict__.get("digest")  # None: not asked for yet
         self.offset, self.length = offset, length
         self.file: _SpillFile | None = None  # set in the parent
+
+    @property
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = hashlib.sha256(self.data).hexdigest()
+        return self._digest
 
     @property
     def data(self) -> bytes:

@@ -315,6 +315,39 @@ def test_worker_graphs_come_through_spill_files_that_do_not_outlive_the_run() ->
 
 
 @needs_sample
+@pytest.mark.parametrize("digests", [True, False])
+def test_workers_make_digests_only_for_runs_that_use_them(digests: bool) -> None:
+    """A convert to a file never compares digests: its workers skip the SHA-256 (~3 % of a
+    figure's CPU); asked for anyway, a digest is still the one of the data."""
+    import hashlib
+
+    graphs = [g for g in build_graphs([SAMPLE], ExportOptions(jobs=2, batch_size=16,
+                                                              digests=digests))
+              if not isinstance(g, Exception)]
+    assert len(graphs) == 130
+    assert all((g._digest is not None) == digests for g in graphs)
+    assert all(g.digest == hashlib.sha256(g.data).hexdigest() for g in graphs)
+
+
+@needs_sample
+def test_convert_skips_digests_unless_it_keeps_a_cache(tmp_path: Path, monkeypatch) -> None:
+    seen: list = []
+    real = pipeline.build_graphs
+
+    def spy(paths, options, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(options)
+        return real(paths, options, *args, **kwargs)
+
+    monkeypatch.setattr("rdfexport.cli.convert.build_graphs", spy)
+    figure = next((SAMPLE / "_figures").glob("*.md"))
+    for extra in ([], ["--incremental"]):
+        result = CliRunner().invoke(main, ["convert", str(figure), "-o",
+                                           str(tmp_path / "out.nq"), *extra])
+        assert result.exit_code == 0, result.output
+    assert [o.digests or o.cache is not None for o in seen] == [False, True]
+
+
+@needs_sample
 def test_a_worker_that_cannot_spill_sends_its_graphs_through_the_pipe(tmp_path: Path) -> None:
     from rdfexport.sources import discover
 

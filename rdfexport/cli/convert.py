@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,6 @@ def scaled(options: ExportOptions, jobs: int, shard: str | None, incremental: bo
            cache: Path | None, default_cache: Path, validate: bool = False,
            shapes: Path | None = None, progress: bool = False,
            shacl_engine: str = DEFAULT_SHACL_ENGINE) -> ExportOptions:
-    from dataclasses import replace
 
     from rdfexport.pipeline import default_jobs
 
@@ -205,6 +205,7 @@ def convert(paths, engine, limits, output, fmt, validate, fail_on, shapes, shacl
         options = scaled(export_options(engine, limits), jobs, shard, incremental,
                          Path(output) if parts else cache, default_cache, validate, shapes,
                          stderr_is_terminal() if progress is None else progress, shacl_engine)
+        options = replace(options, digests=False)  # a file needs none; a cache makes its own
         stats = ExportStats()
         findings = tally(validate)
         checked = Checked(build_graphs(paths, options, stats, findings), validate, shapes,
