@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pyoxigraph as ox
 
@@ -286,11 +286,22 @@ class Writer:
         name = self.fmt.name
         if name == "nquads":
             direct = isinstance(self.stream, _WriteBehind)
+            run: list[Any] = []  # [file, offset, length] of neighbouring spilled graphs
             for fg in graphs:
-                if direct and hasattr(fg, "copy_into"):  # pipeline.SpilledGraph
-                    fg.copy_into(self.stream)
+                span = getattr(fg, "span", None) if direct else None  # pipeline.SpilledGraph
+                if span is not None and run and span[0] is run[0] \
+                        and span[1] == run[1] + run[2]:
+                    run[2] += span[2]
+                    continue
+                if run:  # one copy a batch: 200 calls cost ~30 % more system time
+                    self.stream.copy_from(run[0].fd, run[1], run[2])
+                    run = []
+                if span is not None:
+                    run = list(span)
                 else:
                     self.stream.write(fg.data)
+            if run:
+                self.stream.copy_from(run[0].fd, run[1], run[2])
             self.stream.write(_nquads(void()))
         elif name == "ntriples":
             for fg in graphs:

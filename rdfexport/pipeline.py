@@ -571,10 +571,12 @@ class SpilledGraph(_LazyGraph):
         assert self.file is not None
         return self.file.read(self.offset, self.length)
 
-    def copy_into(self, out: Any) -> None:
-        """Append the N-Quads to ``out`` (a ``formats._WriteBehind``) without reading them."""
+    @property
+    def span(self) -> tuple[Any, int, int]:
+        """(spill file, offset, length): where the N-Quads are, for a writer that copies them
+        inside the kernel (``formats.Writer``); a batch's graphs are neighbours in one file."""
         assert self.file is not None
-        out.copy_from(self.file.fd, self.offset, self.length)
+        return self.file, self.offset, self.length
 
 
 class CachedGraph(_LazyGraph):
@@ -996,9 +998,8 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
     try:
         for i in range(len(sources)):
             entry = hits.get(i)
-            source = sources[i] if entry is None else None
-            if isinstance(source, InputError):
-                yield source
+            if entry is None and not sources.is_file(i):
+                yield sources[i]  # type: ignore[misc] - the InputError found while listing
                 continue
             if entry is not None:
                 item: Any = None
@@ -1032,7 +1033,8 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
                 if entry is None:
                     entry = _Entry(figid, item.iri, item.digest, len(item),
                                    tuple(item.figure.repairs), fnd, b.deps,
-                                   cache.site_key(source.site), mtime, part_of(source.path))
+                                   cache.site_key(sources.site(i)), mtime,
+                                   part_of(sources.path(i)))
                     packs.add(sources.path(i), entry, item.data)
                 elif entry.part in packs.dirty and cache.with_data:
                     entry = replace(entry)

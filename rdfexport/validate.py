@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -604,8 +605,8 @@ class _ShaclRust:
         split = self.split
         # Figures of a batch share genes, taxa, articles: a third of the lines are repeats,
         # and shacl-rust's time grows with the lines it reads (0.62 -> 0.47 ms a figure).
-        unique = list(dict.fromkeys(line for pieces in figures for _, lines, _ in pieces
-                                    for line in lines))
+        unique = list(dict.fromkeys(chain.from_iterable(
+            [lines for pieces in figures for _, lines, _ in pieces])))
         core = _joined(split.core_lines(unique))
         # The core reads every rdfs:subClassOf triple: none there, none anywhere.
         if SUBCLASS_OF in core:

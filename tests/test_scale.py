@@ -87,6 +87,26 @@ def test_jobs_output_is_byte_identical(site: Path, tmp_path: Path, suffix: str) 
 
 
 @needs_sample
+def test_a_figure_exported_twice_is_an_error_and_in_the_n_quads_once(tmp_path: Path) -> None:
+    """Workers' graphs are copied into the output a batch at a time; the parent drops a
+    duplicate figid from between its neighbours, and its bytes stay out of the file."""
+    figures = sorted((SAMPLE / "_figures").glob("*.md"))[:40]
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        for f in figures[:40 if folder == "a" else 3]:
+            shutil.copy(f, tmp_path / folder / f.name)
+    (tmp_path / "b" / figures[0].name).rename(tmp_path / "b" / "0-first.md")  # b's come first
+    both, alone = tmp_path / "both.nq", tmp_path / "alone.nq"
+    result = CliRunner().invoke(main, ["convert", "--no-validate", "-q", "--jobs", "2",
+                                       str(tmp_path / "b"), str(tmp_path / "a"), "-o", str(both)])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("was already exported from") == 3
+    _convert(str(tmp_path / "a"), "-o", str(alone), "--jobs", "2")
+    assert _lines(both.read_bytes()) == _lines(alone.read_bytes())
+    assert both.read_bytes().count(b"\n") - alone.read_bytes().count(b"\n") == 0
+
+
+@needs_sample
 def test_jobs_with_small_batches_on_the_sample() -> None:
     """Workers on the real sample (every generation), many small batches: same bytes, order."""
     one = list(build_graphs([SAMPLE], ExportOptions(jobs=1, batch_size=16)))
