@@ -134,6 +134,21 @@ def test_shards_concatenate_to_the_whole(site: Path, tmp_path: Path) -> None:
     assert _lines(b"".join(parts)) == _lines(whole.read_bytes())
 
 
+def test_the_default_is_a_worker_per_usable_core_and_a_spare(monkeypatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert pipeline.default_jobs() == 4
+    seen: list = []
+    real = pipeline._Pool
+
+    def spy(options, jobs):  # type: ignore[no-untyped-def]
+        seen.append(jobs)
+        return real(options, jobs)
+
+    monkeypatch.setattr(pipeline, "_Pool", spy)
+    list(build_graphs([], ExportOptions(jobs=0)))
+    assert seen == [4]
+
+
 def test_shard_assignment_is_stable_and_by_file_name() -> None:
     assert parse_shard("2/8") == (2, 8)
     for bad in ("0/3", "4/3", "x", "1/0", "1-2"):

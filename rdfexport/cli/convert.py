@@ -48,7 +48,7 @@ def scale_options(f, progress: bool = True):
 
 def jobs_option(f):
     return click.option("-j", "--jobs", type=click.IntRange(0), default=0, show_default=True,
-                        help="Worker processes (0: one per core).")(f)
+                        help="Worker processes (0: one per core, plus one).")(f)
 
 
 def scaled(options: ExportOptions, jobs: int, shard: str | None, incremental: bool,
