@@ -61,7 +61,7 @@ class ExportOptions:
     engine: str = graph.DEFAULT_ENGINE
     limits: Limits = field(default_factory=Limits)
     batch_size: int = 200
-    jobs: int = 1  # worker processes; 1 = in this process. The CLI: default_jobs().
+    jobs: int = 1  # worker processes; 1 = in this process; 0 = default_jobs()
     shard: tuple[int, int] | None = None  # (k, n), 1 <= k <= n
     validate: bool = False  # validate in the workers; findings go to build_graphs(findings=)
     shapes: Path | None = None
@@ -958,7 +958,7 @@ def build_graphs(paths: Iterable[str | os.PathLike[str]],
     cache are :class:`CachedGraph` objects (same ``iri``, ``digest``, ``data``, ``len``).
     """
     stats = stats if stats is not None else ExportStats()
-    jobs = max(1, options.jobs or default_jobs())
+    jobs = max(1, options.jobs or default_jobs(_rerun(options)))
     # Workers are forked first, while this process is small: they do not inherit (and count
     # again in RSS) the file list below, so memory does not grow with the corpus in them.
     pool = _Pool(options, jobs) if jobs > 1 else None
@@ -1106,13 +1106,20 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def default_jobs() -> int:
+def default_jobs(rerun: bool = False) -> int:
     """One worker per core, and one more: a worker waiting for the disk (a site not yet in
     the page cache: 400,000 small files at 100,000 figures) leaves its core to the spare one.
     Measured at 100k figures on 2 cores: cold cache 139.4 -> 129.8 s (and 124.4 -> 116.4 s in
     another hour), warm the same (120.9 / 121.0 s; 105.5 / 105.7 s); a fourth worker was
-    slower (109.9 s)."""
-    return usable_cores() + 1
+    slower (109.9 s). Not for an incremental ``rerun``, which rebuilds a few figures: its time
+    is the listing and the cache check, and each worker's start (~0.7 s of CPU for imports and
+    the shapes) competes with them (`load --incremental` after one change: 4.3 -> 5.0 s)."""
+    return usable_cores() + (0 if rerun else 1)
+
+
+def _rerun(options: ExportOptions) -> bool:
+    return options.incremental and options.cache is not None \
+        and (options.cache / INDEX_NAME).is_file()
 
 
 __all__ = ["PARTS", "CachedGraph", "ExportOptions", "Progress", "build_graphs", "created_time",

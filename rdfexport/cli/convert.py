@@ -55,10 +55,7 @@ def scaled(options: ExportOptions, jobs: int, shard: str | None, incremental: bo
            cache: Path | None, default_cache: Path, validate: bool = False,
            shapes: Path | None = None, progress: bool = False,
            shacl_engine: str = DEFAULT_SHACL_ENGINE) -> ExportOptions:
-
-    from rdfexport.pipeline import default_jobs
-
-    return replace(options, jobs=jobs or default_jobs(),
+    return replace(options, jobs=jobs,  # 0: build_graphs picks (pipeline.default_jobs)
                    shard=parse_shard(shard) if shard else None, validate=validate,
                    shapes=shapes, shacl_engine=shacl_engine, progress=progress,
                    incremental=incremental,
