@@ -1113,7 +1113,8 @@ def default_jobs(rerun: bool = False) -> int:
     another hour), warm the same (120.9 / 121.0 s; 105.5 / 105.7 s); a fourth worker was
     slower (109.9 s). Not for an incremental ``rerun``, which rebuilds a few figures: its time
     is the listing and the cache check, and each worker's start (~0.7 s of CPU for imports and
-    the shapes) competes with them (`load --incremental` after one change: 4.3 -> 5.0 s)."""
+    the shapes) competes with them (`load --incremental` after one change took 5.0 s in one
+    run with the spare; the VM's noise is of that size, but a spare cannot help a re-run)."""
     return usable_cores() + (0 if rerun else 1)
 
 
