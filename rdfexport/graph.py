@@ -63,7 +63,7 @@ class FigureGraph:
         """SHA-256 of the canonical N-Quads: what stores and the cache compare a figure by.
         Made when first asked for: a convert without a cache never asks (~0.06 ms a figure,
         ~3 % of its CPU); workers make it when the run needs it (``ExportOptions.digests``)."""
-        return hashlib.sha256(self.data).hexdigest()
+        return content_digest(self.data)
 
     def nquads(self) -> bytes:
         return self.data
@@ -121,6 +121,11 @@ class FigureGraph:
         g = rdflib.Graph()
         g.parse(data=ox.serialize(self.triples, format=ox.RdfFormat.N_TRIPLES), format="nt")
         return g
+
+
+def content_digest(data: bytes) -> str:
+    """A figure graph's digest: SHA-256 of its canonical N-Quads, in hex."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def _by_graph(data: bytes) -> dict[str, list[bytes]]:

@@ -280,13 +280,13 @@ def _work(sources: list[SourceFile]) -> list[_Built]:
             findings = [validator.validate(b.item) for b in done]  # type: ignore[arg-type]
         for b, found in zip(done, findings, strict=True):
             b.findings = found
-    if options.digests or options.cache is not None:
-        for b in out:
-            if isinstance(b.item, FigureGraph):
+    digests = options.digests or options.cache is not None
+    pooled = _WORKER.get("pooled")
+    for b in out:
+        if isinstance(b.item, FigureGraph):
+            if digests:
                 b.item.digest  # noqa: B018 - made here, not in the parent
-    if _WORKER.get("pooled"):
-        for b in out:
-            if isinstance(b.item, FigureGraph):
+            if pooled:
                 b.item = b.item.with_figure(FigureSummary.of(b.item.figure))
     return out
 
@@ -563,7 +563,7 @@ class SpilledGraph(_LazyGraph):
     @property
     def digest(self) -> str:
         if self._digest is None:
-            self._digest = hashlib.sha256(self.data).hexdigest()
+            self._digest = graph.content_digest(self.data)
         return self._digest
 
     @property

@@ -615,10 +615,11 @@ class _ShaclRust:
         if len(split.sparql):
             seen = [line for pieces in figures for line in split.visible(pieces)]
             if seen:
+                data = _joined(seen)
                 if split.selects:
-                    results += _run_selects(split.selects, _joined(seen))
+                    results += _run_selects(split.selects, data)
                 if len(split.rest):
-                    results += self._validate(_joined(seen), self.rest_text)
+                    results += self._validate(data, self.rest_text)
         return results
 
     def _validate(self, data: bytes, shapes: str) -> list[RawResult]:
