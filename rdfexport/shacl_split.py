@@ -21,6 +21,11 @@ same results (a triple pattern with a fixed predicate matches only triples with 
 ``rdfs:subClassOf`` in the data, which widens ``sh:targetClass``, everything runs on the whole
 data. tests/test_validate_engines.py checks the union of the runs against one run on the sample
 with every shape violated, and against pySHACL.
+
+The core run also reads each *folded* value once (:class:`Fold`): where every shape reading a
+predicate judges its values one at a time (a pattern, a datatype, never a count), a value that
+many focus nodes share (a keyword, a mention's count: ~40 % of a figure's core lines) is read
+with one of them and its results are copied to the others.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from functools import lru_cache
 
 import rdflib
 from rdflib import RDF, RDFS, BNode, URIRef, Variable
+from rdflib.collection import Collection
 from rdflib.namespace import SH
 from rdflib.plugins.sparql.parserutils import CompValue
 
@@ -90,6 +96,7 @@ class Split:
     type_tails: tuple[bytes, ...]  # b" <rdf:type> <class> .\n" for each target class
     predicates: tuple[bytes, ...]  # b"<iri>" of every predicate their queries read
     core_predicates: frozenset[bytes] | None  # what the core reads; None: anything
+    fold: Fold | None = None  # the core's predicates whose values are read once a batch
 
     def core_lines(self, lines: list[bytes]) -> list[bytes]:
         """The ``s p o`` texts the core shapes can read (subjects and predicates hold no space)."""
@@ -97,6 +104,52 @@ class Split:
         if keep is None:
             return lines
         return [line for line in lines if line.split(b" ", 2)[1] in keep]
+
+    def fold_lines(self, lines: list[bytes]
+                   ) -> tuple[list[bytes], dict[bytes, dict[bytes, list[bytes]]]]:
+        """:meth:`core_lines` with each folded value read once (:class:`Fold`), and who holds
+        it: ``b"<p>" -> {object: [subject, ...]}``, the subject kept in the lines first."""
+        fold = self.fold
+        if fold is None:
+            return self.core_lines(lines), {}
+        keep = self.core_predicates
+        assert keep is not None  # a fold is made only when the core's reads are known
+        classes = fold.classes
+        typed: dict[bytes, set[bytes]] = {c: set() for cs in classes.values() for c in cs}
+        out: list[bytes] = []
+        append = out.append
+        held: dict[bytes, list[tuple[bytes, bytes, bytes]]] = {p: [] for p in classes}
+        get = held.get
+        for line in lines:
+            s, p, o = line.split(b" ", 2)
+            found = get(p)
+            if found is not None:
+                found.append((s, o, line))
+            elif p in keep:
+                append(line)
+                if p == _TYPE and o in typed and s[:1] == b"<":  # results name IRIs alike
+                    typed[o].add(s)
+        focus: dict[frozenset[bytes], set[bytes]] = {}
+        members: dict[bytes, dict[bytes, list[bytes]]] = {}
+        for p, found in held.items():
+            if not found:
+                continue
+            nodes = focus.get(classes[p])
+            if nodes is None:
+                nodes = focus[classes[p]] = set().union(*(typed[c] for c in classes[p]))
+            by_object = members[p] = {}
+            for s, o, line in found:
+                if s in nodes:
+                    subjects = by_object.get(o)
+                    if subjects is None:
+                        by_object[o] = [s]
+                        append(line)
+                    else:
+                        subjects.append(s)
+                elif s[:1] != b"<":
+                    append(line)
+                # else an IRI that no shape reading p has as a focus node: nothing reads it
+        return out, members
 
     def visible(self, pieces: Sequence[tuple[bytes, list[bytes], bytes]]) -> list[bytes]:
         """The ``s p o`` texts of one figure's triples that the separable shapes can see.
@@ -129,6 +182,26 @@ class Split:
         return out
 
 
+@dataclass(frozen=True)
+class Fold:
+    """Predicates whose values the core shapes judge one value at a time.
+
+    A property shape whose path is a predicate (or an ``sh:alternativePath`` of predicates) and
+    whose parameters judge each value node on its own (``sh:pattern``, ``sh:datatype``,
+    ``sh:nodeKind``, ``sh:in``, ranges, lengths, and ``sh:not``/``and``/``or``/``xone`` of such;
+    no count, no ``sh:hasValue``, no comparison with other values or paths) gives a focus node
+    one result per failing value, the same whichever focus node holds it. When every shape
+    reading a predicate is such a shape, held (``sh:property``) by node shapes targeting the same
+    classes and nothing else, a batch can show the engine one ``focus p value`` triple per value
+    among those classes' instances, and copy each result to the other focus nodes holding that
+    value (:meth:`Split.fold_lines`, ``validate._ShaclRust``). shacl-rust's time grows with the
+    lines it reads; keywords and mention counts are ~40 % of a figure's core lines and repeat
+    across a batch's figures."""
+
+    classes: dict[bytes, frozenset[bytes]]  # b"<p>" -> b"<class>" its focus nodes are typed with
+    shapes: dict[URIRef, tuple[bytes, ...]]  # property shape -> the predicates of its path
+
+
 def split(shapes: rdflib.Graph) -> Split:
     """The split of ``shapes`` (its SPARQL part is empty when no shape is separable)."""
     separable = [s for s in set(shapes.subjects(SH.sparql, None)) if _separable(shapes, s)]
@@ -154,9 +227,109 @@ def split(shapes: rdflib.Graph) -> Split:
                 rest.add(triple)
         else:
             selects += found
+    reads = _reads(core)
     return Split(core, sparql, tuple(selects), rest,
                  tuple(sorted(b" %s <%s> .\n" % (_TYPE, str(c).encode()) for c in classes)),
-                 tuple(sorted(f"<{p}>".encode() for p in predicates)), _reads(core))
+                 tuple(sorted(f"<{p}>".encode() for p in predicates)), reads,
+                 _fold(core) if reads is not None else None)
+
+
+# Parameters that judge each value node on its own, whichever focus node it is a value of.
+_VALUE_KEYS = {SH[k] for k in (
+    "datatype", "nodeKind", "pattern", "flags", "languageIn", "in", "minInclusive",
+    "maxInclusive", "minExclusive", "maxExclusive", "minLength", "maxLength", "not", "and", "or",
+    "xone", "severity", "message", "deactivated", "name", "description", "order", "group")}
+_LOGICAL = (SH["not"], SH["and"], SH["or"], SH.xone)
+
+
+def _fold(core: rdflib.Graph) -> Fold | None:
+    """The core's :class:`Fold`, or None when no predicate can be folded."""
+    uses: dict[URIRef, set[tuple[rdflib.term.Node, URIRef]]] = {}
+    for key in _PAIRS:
+        for subject, node in core.subject_objects(key):
+            for p in _iris(core, node):
+                uses.setdefault(p, set()).add((subject, key))
+    classes: dict[bytes, frozenset[bytes]] = {}
+    for p, found in uses.items():
+        if p in (RDF.type, RDFS.subClassOf):
+            continue
+        targets = {_value_shape_targets(core, shape) if key == SH.path else None
+                   for shape, key in found}
+        if len(targets) == 1 and None not in targets:
+            classes[b"<%s>" % str(p).encode()] = targets.pop()  # type: ignore[assignment]
+    shapes: dict[URIRef, tuple[bytes, ...]] = {}
+    for p, found in uses.items():
+        for shape, _ in found:
+            preds = tuple(sorted(b"<%s>" % str(q).encode()
+                                 for q in _simple_path(core, core.value(shape, SH.path)) or ()))
+            if preds and all(q in classes for q in preds):
+                shapes[shape] = preds  # type: ignore[index]
+    return Fold(classes, shapes) if classes else None
+
+
+def _iris(core: rdflib.Graph, node: rdflib.term.Node) -> set[URIRef]:
+    """Every IRI in a path (or a target's, a property pair's value): the predicates it reads."""
+    found: set[URIRef] = set()
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, URIRef) and n != RDF.nil:
+            found.add(n)
+        elif isinstance(n, BNode):
+            todo += [o for _, o in core.predicate_objects(n)]
+    return found
+
+
+def _simple_path(core: rdflib.Graph, node: rdflib.term.Node | None) -> tuple[URIRef, ...] | None:
+    """A predicate path, or an ``sh:alternativePath`` of predicates: its predicates; else None."""
+    if isinstance(node, URIRef):
+        return (node,)
+    if isinstance(node, BNode) and set(core.predicates(node)) == {SH.alternativePath}:
+        items = list(Collection(core, core.value(node, SH.alternativePath)))
+        if items and all(isinstance(i, URIRef) for i in items):
+            return tuple(items)  # type: ignore[arg-type]
+    return None
+
+
+def _value_shape_targets(core: rdflib.Graph, shape: rdflib.term.Node) -> frozenset[bytes] | None:
+    """The classes whose instances are ``shape``'s focus nodes, when it is a named property
+    shape that judges values one at a time, held only by node shapes with ``sh:targetClass``
+    targets alone; else None."""
+    if not isinstance(shape, URIRef) or set(core.objects(shape, RDF.type)) - {SH.PropertyShape}:
+        return None
+    if _simple_path(core, core.value(shape, SH.path)) is None or not _judges_values(
+            core, shape, path=True):
+        return None
+    holders = list(core.subject_predicates(shape))
+    if not holders or any(key != SH.property for _, key in holders):
+        return None
+    found: set[frozenset[bytes]] = set()
+    for holder, _ in holders:
+        targets = {key for key in core.predicates(holder)
+                   if key in (SH.targetClass, SH.targetNode, SH.targetSubjectsOf,
+                              SH.targetObjectsOf, SH.target)}
+        if targets != {SH.targetClass} or (None, None, holder) in core \
+                or set(core.objects(holder, RDF.type)) - {SH.NodeShape}:
+            return None
+        found.add(frozenset(b"<%s>" % str(c).encode() for c in core.objects(holder, SH.targetClass)
+                            if isinstance(c, URIRef)))
+    return found.pop() if len(found) == 1 else None
+
+
+def _judges_values(core: rdflib.Graph, shape: rdflib.term.Node, path: bool = False) -> bool:
+    """Whether ``shape``'s parameters judge each value node alone (nested shapes: blank nodes)."""
+    allowed = _VALUE_KEYS | {SH.path} if path else _VALUE_KEYS
+    for key, value in core.predicate_objects(shape):
+        if not str(key).startswith(str(SH)):
+            continue  # annotations (rdfs:comment, pfocrsh:frontMatterKey...)
+        if key not in allowed:
+            return False
+        if key in _LOGICAL:
+            nested = ([value] if key == SH["not"]
+                      else list(Collection(core, value)))
+            if not all(isinstance(n, BNode) and _judges_values(core, n) for n in nested):
+                return False
+    return True
 
 
 def _reads(core: rdflib.Graph) -> frozenset[bytes] | None:

@@ -25,7 +25,7 @@ import threading
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from functools import lru_cache
 from itertools import chain
@@ -607,11 +607,16 @@ class _ShaclRust:
         # and shacl-rust's time grows with the lines it reads (0.62 -> 0.47 ms a figure).
         unique = list(dict.fromkeys(chain.from_iterable(
             [lines for pieces in figures for _, lines, _ in pieces])))
-        core = _joined(split.core_lines(unique))
+        lines, members = split.fold_lines(unique)
+        core = _joined(lines)
         # The core reads every rdfs:subClassOf triple: none there, none anywhere.
         if SUBCLASS_OF in core:
             return self._validate(_joined(unique), self.shapes_text)
         results = self._validate(core, self.core_text)
+        if members:
+            spread = _spread(results, members, split.fold.shapes)  # type: ignore[union-attr]
+            results = (spread if spread is not None else
+                       self._validate(_joined(split.core_lines(unique)), self.core_text))
         if len(split.sparql):
             seen = [line for pieces in figures for line in split.visible(pieces)]
             if seen:
@@ -627,6 +632,35 @@ class _ShaclRust:
         report = self.module.validate(data.decode("utf-8"), shapes, data_format="nt",
                                       shapes_format="nt", experimental_index=True)
         return [_from_rust(r) for r in report["results"]]
+
+
+def _spread(results: list[RawResult], members: dict[bytes, dict[bytes, list[bytes]]],
+            shapes: dict[Any, tuple[bytes, ...]]) -> list[RawResult] | None:
+    """Each result of a folded shape (``shacl_split.Fold``) copied to every focus node holding
+    its value, as if each had been read; None if a result is not one the fold made (then the
+    caller validates without folding: never a result lost)."""
+    import pyoxigraph as ox
+
+    out: list[RawResult] = []
+    objects: dict[Any, bytes] = {}
+    for r in results:
+        predicates = shapes.get(r.shape)
+        if predicates is None:
+            out.append(r)
+            continue
+        if r.value is None or not isinstance(r.focus, URIRef):
+            return None
+        value = objects.get(r.value)
+        if value is None:  # the object as the lines hold it: pyoxigraph's N-Triples
+            value = objects[r.value] = ox.serialize(
+                [ox.Triple(ox.NamedNode("urn:s"), ox.NamedNode("urn:p"), _ox(r.value))],
+                format=ox.RdfFormat.N_TRIPLES)[len("<urn:s> <urn:p> "):-len(" .\n")]
+        holders = dict.fromkeys(s for p in predicates for s in members.get(p, {}).get(value, ()))
+        if b"<%s>" % str(r.focus).encode() not in holders:
+            return None
+        out += [r if s[1:-1].decode() == r.focus else replace(r, focus=URIRef(s[1:-1].decode()))
+                for s in holders]
+    return out
 
 
 def _run_selects(selects: Sequence[Any], data: bytes) -> list[RawResult]:
@@ -719,7 +753,6 @@ def validate_paths(paths: Iterable[Any], options: Any = None,
     """Read figure files under ``paths`` and validate them as they come: streaming, in the
     pipeline's workers (``options.jobs``), in batches with shacl-rust (the same findings, only
     faster). ``validator`` gives the shapes and engine (default: the bundled shapes)."""
-    from dataclasses import replace
 
     from rdfexport.errors import InputError
     from rdfexport.pipeline import ExportOptions, build_graphs
