@@ -107,8 +107,9 @@ class Split:
 
     def fold_lines(self, lines: list[bytes]
                    ) -> tuple[list[bytes], dict[bytes, dict[bytes, list[bytes]]]]:
-        """:meth:`core_lines` with each folded value read once (:class:`Fold`), and who holds
-        it: ``b"<p>" -> {object: [subject, ...]}``, the subject kept in the lines first."""
+        """:meth:`core_lines` without the lines no shape reads and with each folded value
+        once (:class:`Fold`), and who holds a folded value: ``b"<p>" -> {object: [subject,
+        ...]}``, the subject whose line is kept first."""
         fold = self.fold
         if fold is None:
             return self.core_lines(lines), {}
@@ -137,6 +138,9 @@ class Split:
             nodes = focus.get(classes[p])
             if nodes is None:
                 nodes = focus[classes[p]] = set().union(*(typed[c] for c in classes[p]))
+            if p not in fold.values:
+                out += [line for s, _, line in found if s in nodes or s[:1] != b"<"]
+                continue
             by_object = members[p] = {}
             for s, o, line in found:
                 if s in nodes:
@@ -184,22 +188,26 @@ class Split:
 
 @dataclass(frozen=True)
 class Fold:
-    """Predicates whose values the core shapes judge one value at a time.
+    """What the core run need not read of a predicate, decided once from the shapes.
 
-    A property shape whose path is a predicate (or an ``sh:alternativePath`` of predicates) and
-    whose parameters judge each value node on its own (``sh:pattern``, ``sh:datatype``,
-    ``sh:nodeKind``, ``sh:in``, ranges, lengths, and ``sh:not``/``and``/``or``/``xone`` of such;
-    no count, no ``sh:hasValue``, no comparison with other values or paths) gives a focus node
-    one result per failing value, the same whichever focus node holds it. When every shape
-    reading a predicate is such a shape, held (``sh:property``) by node shapes targeting the same
-    classes and nothing else, a batch can show the engine one ``focus p value`` triple per value
-    among those classes' instances, and copy each result to the other focus nodes holding that
-    value (:meth:`Split.fold_lines`, ``validate._ShaclRust``). shacl-rust's time grows with the
-    lines it reads; keywords and mention counts are ~40 % of a figure's core lines and repeat
-    across a batch's figures."""
+    *Focus only*: when every shape reading a predicate is a property shape with it as its path
+    (or in an ``sh:alternativePath`` of predicates), held (``sh:property``) only by node shapes
+    whose one kind of target is ``sh:targetClass``, the predicate is read on those classes'
+    instances and nowhere else: its lines about other IRIs (a gene's ``dcterms:isPartOf``,
+    which only mentions are checked for) are left out.
 
-    classes: dict[bytes, frozenset[bytes]]  # b"<p>" -> b"<class>" its focus nodes are typed with
-    shapes: dict[URIRef, tuple[bytes, ...]]  # property shape -> the predicates of its path
+    *Folded values*: when, besides, those shapes judge each value on its own (``sh:pattern``,
+    ``sh:datatype``, ``sh:nodeKind``, ``sh:in``, ranges, lengths, and ``sh:not``/``and``/``or``/
+    ``xone`` of such; no count, no ``sh:hasValue``, no comparison with other values or paths)
+    and their holders target the same classes, a focus node gets one result per failing value,
+    the same whichever focus node holds it. A batch then shows the engine one ``focus p value``
+    line per value and copies each result to the other focus nodes holding that value
+    (:meth:`Split.fold_lines`, ``validate._ShaclRust``). Keywords and mention counts are ~40 %
+    of a figure's core lines and repeat across a batch's figures."""
+
+    classes: dict[bytes, frozenset[bytes]]  # b"<p>" -> b"<class>"es: only their instances' read
+    values: frozenset[bytes]  # the predicates whose values are folded
+    shapes: dict[URIRef, tuple[bytes, ...]]  # folding property shape -> its path's predicates
 
 
 def split(shapes: rdflib.Graph) -> Split:
@@ -243,28 +251,36 @@ _LOGICAL = (SH["not"], SH["and"], SH["or"], SH.xone)
 
 
 def _fold(core: rdflib.Graph) -> Fold | None:
-    """The core's :class:`Fold`, or None when no predicate can be folded."""
+    """The core's :class:`Fold`, or None when every line of every predicate is read."""
     uses: dict[URIRef, set[tuple[rdflib.term.Node, URIRef]]] = {}
     for key in _PAIRS:
         for subject, node in core.subject_objects(key):
             for p in _iris(core, node):
                 uses.setdefault(p, set()).add((subject, key))
     classes: dict[bytes, frozenset[bytes]] = {}
+    values: set[bytes] = set()
     for p, found in uses.items():
         if p in (RDF.type, RDFS.subClassOf):
             continue
-        targets = {_value_shape_targets(core, shape) if key == SH.path else None
-                   for shape, key in found}
-        if len(targets) == 1 and None not in targets:
-            classes[b"<%s>" % str(p).encode()] = targets.pop()  # type: ignore[assignment]
+        targets = [_held_targets(core, shape) if key == SH.path else None
+                   for shape, key in found]
+        if None in targets:
+            continue
+        name = b"<%s>" % str(p).encode()
+        classes[name] = frozenset().union(*targets)  # type: ignore[arg-type]
+        if len(set(targets)) == 1 and all(_judges_values(core, shape, path=True)
+                                          for shape, _ in found):
+            values.add(name)
     shapes: dict[URIRef, tuple[bytes, ...]] = {}
-    for p, found in uses.items():
+    for found in uses.values():
         for shape, _ in found:
             preds = tuple(sorted(b"<%s>" % str(q).encode()
                                  for q in _simple_path(core, core.value(shape, SH.path)) or ()))
-            if preds and all(q in classes for q in preds):
+            if preds and all(q in values for q in preds):
                 shapes[shape] = preds  # type: ignore[index]
-    return Fold(classes, shapes) if classes else None
+    # a folding shape's alternatives must all fold: a value read once through each of them
+    values &= {q for preds in shapes.values() for q in preds}
+    return Fold(classes, frozenset(values), shapes) if classes else None
 
 
 def _iris(core: rdflib.Graph, node: rdflib.term.Node) -> set[URIRef]:
@@ -291,29 +307,31 @@ def _simple_path(core: rdflib.Graph, node: rdflib.term.Node | None) -> tuple[URI
     return None
 
 
-def _value_shape_targets(core: rdflib.Graph, shape: rdflib.term.Node) -> frozenset[bytes] | None:
+def _held_targets(core: rdflib.Graph, shape: rdflib.term.Node) -> frozenset[bytes] | None:
     """The classes whose instances are ``shape``'s focus nodes, when it is a named property
-    shape that judges values one at a time, held only by node shapes with ``sh:targetClass``
-    targets alone; else None."""
+    shape with a predicate path (or an ``sh:alternativePath`` of them) held only by node
+    shapes whose targets are ``sh:targetClass`` alone, which nothing refers to; else None."""
     if not isinstance(shape, URIRef) or set(core.objects(shape, RDF.type)) - {SH.PropertyShape}:
         return None
-    if _simple_path(core, core.value(shape, SH.path)) is None or not _judges_values(
-            core, shape, path=True):
+    if _simple_path(core, core.value(shape, SH.path)) is None:
+        return None
+    if any(key in _TARGETS for key in core.predicates(shape)):
         return None
     holders = list(core.subject_predicates(shape))
     if not holders or any(key != SH.property for _, key in holders):
         return None
-    found: set[frozenset[bytes]] = set()
+    found: set[bytes] = set()
     for holder, _ in holders:
-        targets = {key for key in core.predicates(holder)
-                   if key in (SH.targetClass, SH.targetNode, SH.targetSubjectsOf,
-                              SH.targetObjectsOf, SH.target)}
-        if targets != {SH.targetClass} or (None, None, holder) in core \
+        if {key for key in core.predicates(holder) if key in _TARGETS} != {SH.targetClass} \
+                or (None, None, holder) in core \
                 or set(core.objects(holder, RDF.type)) - {SH.NodeShape}:
             return None
-        found.add(frozenset(b"<%s>" % str(c).encode() for c in core.objects(holder, SH.targetClass)
-                            if isinstance(c, URIRef)))
-    return found.pop() if len(found) == 1 else None
+        found |= {b"<%s>" % str(c).encode() for c in core.objects(holder, SH.targetClass)
+                  if isinstance(c, URIRef)}
+    return frozenset(found)
+
+
+_TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf, SH.target)
 
 
 def _judges_values(core: rdflib.Graph, shape: rdflib.term.Node, path: bool = False) -> bool:

@@ -373,7 +373,7 @@ def test_a_query_that_needs_this_bound_first_stays_with_the_engine(tmp_path, ext
 
 def test_the_bundled_shapes_fold_keywords_and_mention_counts_not_what_they_count(rust_validator):
     fold = rust_validator._engine.split.fold
-    folded = {p.decode().strip("<>") for p in fold.classes}
+    folded = {p.decode().strip("<>") for p in fold.values}
     assert {str(SCHEMA.keywords), str(PFOCR.countDirect), str(PFOCR.countSynonym),
             str(PFOCR.countMatch)} <= folded
     # cardinalities (minCount, maxCount) count a focus node's own values; rdf:type makes foci
@@ -381,6 +381,11 @@ def test_the_bundled_shapes_fold_keywords_and_mention_counts_not_what_they_count
                          str(DC.title), str(RDF.type)}
     assert fold.classes[f"<{SCHEMA.keywords}>".encode()] == {
         b"<http://purl.org/spar/fabio/Figure>"}
+    # read on mentions only: a gene's dcterms:isPartOf is left out; identifiers on three classes
+    assert fold.classes[f"<{DCT.isPartOf}>".encode()] == {
+        f"<{PFOCR[k]}>".encode() for k in ("GeneMention", "ChemicalMention", "DiseaseMention")}
+    assert len(fold.classes[f"<{DCT.identifier}>".encode()]) == 3
+    assert f"<{RDF.type}>".encode() not in fold.classes
 
 
 def shared_values() -> rdflib.Graph:
@@ -397,9 +402,15 @@ def shared_values() -> rdflib.Graph:
         data.add((fig, DCT.identifier, Literal(f"PMC{i + 2}__f")))
         for word in ("NA", " spaced ", "x", "fine", f"own{i}", "  ") if i % 2 else ("NA", "fine"):
             data.add((fig, SCHEMA.keywords, Literal(word)))
+        gene = URIRef(f"https://identifiers.org/ncbigene/{i + 1}")  # no mention: unchecked
+        data.add((gene, DCT.isPartOf, fig))
+        data.add((gene, PFOCR.countDirect, Literal(-1)))
         mention = URIRef(F + f"PMC{i + 2}__f.html#gene-1-0000000{i}")
         data.add((mention, RDF.type, PFOCR.GeneMention))
-        data.add((mention, DCT.isPartOf, fig))
+        if i != 3:  # MentionFigure's minCount: mention 3 has no figure
+            data.add((mention, DCT.isPartOf, fig))
+        if i == 4:  # and mention 4 two (maxCount)
+            data.add((mention, DCT.isPartOf, URIRef(F + "PMC2__f.html")))
         data.add((mention, PFOCR.ocrWord, Literal("W")))
         data.add((mention, PFOCR.countDirect, Literal(-1)))
         data.add((mention, PFOCR.countMatch, Literal(-1 if i else 2)))
@@ -415,6 +426,7 @@ def test_folded_values_give_every_focus_node_its_results(pyshacl_validator, rust
             format="nt", encoding="utf-8").split(b"\n") if line)
         lines, members = engine.split.fold_lines(unique)
         assert len(lines) < len(engine.split.core_lines(unique))  # something was folded
+        assert not [line for line in lines if b"ncbigene/" in line and b"isPartOf" in line]
         whole = engine._validate(data.serialize(format="nt", encoding="utf-8"), engine.shapes_text)
         found = keys(rust_validator, data)
         assert found == {r.key() for r in whole} == keys(pyshacl_validator, data)
@@ -423,6 +435,10 @@ def test_folded_values_give_every_focus_node_its_results(pyshacl_validator, rust
         assert f"<{F}PMC1__untyped.html>" not in na  # no focus node: no result
         counts = {k[1] for k in found if k[4].endswith("MentionCounts>")}
         assert len(counts - {f"<{F}PMC100003__mb2410470011.html#gene-2776-00000000>"}) == 5
+        assert not {k for k in found if "ncbigene/" in k[1] and "isPartOf" in k[2]}
+        assert {k[5] for k in found if k[1].endswith(("0000003>", "0000004>"))
+                and k[4].endswith("MentionFigure>")} == {
+            f"<{SH.MinCountConstraintComponent}>", f"<{SH.MaxCountConstraintComponent}>"}
 
 
 def test_shacl_rust_compares_a_numeric_string_with_a_number_where_pyshacl_reports_it(
@@ -483,7 +499,9 @@ ex:PS a sh:PropertyShape ; sh:path ex:p ; sh:pattern "^a" .
     ("ex:T a sh:NodeShape ; sh:targetSubjectsOf ex:p .", False),  # p makes focus nodes
     ("ex:T a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ex:p ; sh:maxCount 1 ] .",
      False),
-    ("ex:T a sh:NodeShape ; sh:targetClass ex:D ; sh:property ex:PS .", False),  # other foci
+    ("ex:T a sh:NodeShape ; sh:targetClass ex:D ; sh:property ex:PS .", True),  # either's
+    ("ex:T a sh:NodeShape ; sh:targetClass ex:D ; sh:property ex:PT . "
+     "ex:PT sh:path ex:p ; sh:pattern \"b\" .", False),  # another shape's focus nodes
     ("ex:S sh:targetNode ex:n .", False),
     ("ex:T a sh:NodeShape ; sh:targetClass ex:D ; sh:node ex:S .", False),  # values as foci
     ("ex:T a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ( ex:q ex:p ) ] .",
@@ -494,4 +512,30 @@ def test_which_values_are_folded(extra, folded):
 
     split = shacl_split.split(rdflib.Graph().parse(data=FOLD % extra, format="turtle"))
     p = b"<https://example.org/p>"
-    assert (split.fold is not None and p in split.fold.classes) == folded
+    assert (split.fold is not None and p in split.fold.values) == folded
+
+
+@pytest.mark.parametrize("extra, classes", [
+    ("", {"C"}),
+    ("ex:PS sh:minCount 1 ; sh:class ex:K .", {"C"}),  # read on ex:C's instances all the same
+    ("ex:T a sh:NodeShape ; sh:targetClass ex:D, ex:E ; "
+     "sh:property [ sh:path ex:p ; sh:maxCount 1 ] .", None),  # a blank property shape
+    ("ex:T a sh:NodeShape ; sh:targetClass ex:D, ex:E ; sh:property ex:PT . "
+     "ex:PT sh:path ex:p ; sh:maxCount 1 .", {"C", "D", "E"}),
+    ("ex:T a sh:NodeShape ; sh:targetSubjectsOf ex:p .", None),
+    ("ex:S sh:targetNode ex:n .", None),
+    ("ex:T a sh:NodeShape ; sh:targetClass ex:D ; sh:node ex:S .", None),
+    ("ex:T a sh:NodeShape ; sh:targetClass ex:D ; sh:property [ sh:path ex:q ; sh:node ex:S ] .",
+     None),  # ex:S reads p on values of q, whatever their class
+    ("ex:T a sh:NodeShape ; sh:targetClass ex:D ; "
+     "sh:property [ sh:path ( ex:q ex:p ) ; sh:minCount 1 ] .", None),
+    ("ex:T a sh:NodeShape ; sh:targetClass ex:D ; "
+     "sh:property [ sh:path ex:q ; sh:equals ex:p ] .", None),
+])
+def test_whose_lines_of_a_predicate_the_core_reads(extra, classes):
+    from rdfexport import shacl_split
+
+    split = shacl_split.split(rdflib.Graph().parse(data=FOLD % extra, format="turtle"))
+    found = split.fold.classes.get(b"<https://example.org/p>") if split.fold else None
+    assert found == (None if classes is None else
+                     {f"<https://example.org/{c}>".encode() for c in classes})
