@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from rdfexport import vocab
+from rdfexport import compact_nquads, vocab
 from rdfexport.errors import RemoteContextError
 from rdfexport.records import SCHEMA_CONTEXT_URLS, Figure
 
@@ -126,26 +126,31 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
                 node[k] = sorted({*_as_list(node.get(k)), base[k]})
         node["isAbout"].append(mention)
 
-    gene_type = ["GeneProduct", "DataNode", "Gene"]
+    # A gene is two nodes with its IRI: what it is (shared by every figure showing it, its
+    # lines written once: compact_nquads.Fixed) and this figure's links to it.
+    symbols: dict[str, list[str]] = {}  # gene IRI -> its symbols in this figure
     for g in fig.genes:
         G = _mint("gene", g.gene_id)
         M = vocab.mention_iri(F, "gene", g.gene_id, g.word, g.match, g.source)
-        known = entities.get(G)
-        if known is not None and (not g.symbol or g.symbol in _as_list(known.get("label"))):
-            known["isAbout"].append(M)  # what entity() does with a gene it has seen
+        seen = symbols.get(G)
+        if seen is not None and (not g.symbol or g.symbol in seen):
+            entities[G]["isAbout"].append(M)
             if g.taxid:
                 taxon(g.taxid)
+        elif seen is not None:  # one gene matched under two symbols: both are its labels
+            if g.taxid:
+                taxon(g.taxid)
+            seen.append(g.symbol)  # type: ignore[arg-type]
+            links = entities[G]
+            for k in ("label", "name"):
+                links[k] = sorted({*links.get(k, ()), g.symbol})
+            links["isAbout"].append(M)
         else:
             T = taxon(g.taxid) if g.taxid else None
-            human = g.symbol and g.taxid == vocab.HUMAN_TAXID
-            hgnc = _mint("hgnc_symbol", g.symbol) if human else None
-            gene = {"id": G, "type": list(gene_type), "label": g.symbol, "name": g.symbol,
-                    "identifier": g.gene_id, "dcIdentifier": G, "source": "Entrez Gene",
-                    "bdbEntrezGene": G, "bdbHgncSymbol": hgnc, "taxonomicRange": T, "partOf": F}
-            for k in _GENE_OPTIONAL:  # _drop_empty, where a value can be empty (str or None)
-                if not gene[k]:
-                    del gene[k]
-            entity(G, gene, M)
+            nodes.append(_gene(G, g.symbol, g.gene_id, g.taxid, T))
+            symbols[G] = [g.symbol] if g.symbol else []
+            entities[G] = {"id": G, "partOf": F, "isAbout": [M]}
+            mentions.append(G)
         mention = {"id": M, "type": "GeneMention", "partOf": F, "ocrWord": g.word,
                    "lexiconMatch": g.match, "lexiconSource": g.source}
         for k, v in g.counts:
@@ -220,6 +225,30 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
 
 
 _GENE_OPTIONAL = ("label", "name", "identifier", "bdbHgncSymbol", "taxonomicRange")
+_GENE_TYPE = ("GeneProduct", "DataNode", "Gene")
+# What a gene is, shared by the figures showing it; cleared when large (bounded memory).
+_GENES: dict[tuple[str, str | None, str, str | None], compact_nquads.Fixed] = {}
+
+
+def _gene(iri: str, symbol: str | None, gene_id: str, taxid: str | None,
+          taxon: str | None) -> compact_nquads.Fixed:
+    """The gene's own node (never changed: figures share it)."""
+    key = (iri, symbol, gene_id, taxid)
+    node = _GENES.get(key)
+    if node is None:
+        human = symbol and taxid == vocab.HUMAN_TAXID
+        gene = {"id": iri, "type": list(_GENE_TYPE), "label": symbol, "name": symbol,
+                "identifier": gene_id, "dcIdentifier": iri, "source": "Entrez Gene",
+                "bdbEntrezGene": iri,
+                "bdbHgncSymbol": _mint("hgnc_symbol", symbol) if human else None,  # type: ignore[arg-type]
+                "taxonomicRange": taxon}
+        for k in _GENE_OPTIONAL:  # _drop_empty, where a value can be empty (str or None)
+            if not gene[k]:
+                del gene[k]
+        if len(_GENES) >= 50_000:
+            _GENES.clear()
+        node = _GENES[key] = compact_nquads.Fixed(gene)
+    return node
 _COUNT_TERMS = {"count_direct": "countDirect", "count_synonym": "countSynonym",
                 "count_match": "countMatch"}
 

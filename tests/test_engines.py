@@ -372,3 +372,44 @@ def test_other_relative_references_are_left_to_pyld(ref):
             assert isinstance(got, Exception) and str(got) == str(expected)
         else:
             assert got.data == expected.data and b"example.org" not in got.data
+
+
+WP_IS_ABOUT = "http://vocabularies.wikipathways.org/wp#isAbout"
+
+
+def test_a_gene_under_two_symbols_has_both_and_figures_sharing_it_keep_their_own_links(tmp_path):
+    """A gene's own node is shared by the figures showing it (its lines written once,
+    compact_nquads.Fixed); a second symbol and each figure's links are the figure's own."""
+    site = tmp_path / "site"
+    shutil.copytree(SAMPLE / "_organisms", site / "_organisms")
+    (site / "_figures").mkdir()
+    (site / "_data").mkdir()
+    table = (SAMPLE / "_data" / "PMC10031279__gr8-genes.tsv").read_text()
+    text = (SAMPLE / "_figures" / "PMC10031279__gr8.md").read_text()
+    for figid in ("PMC10031279__gr8", "PMC10031279__gr9"):
+        (site / "_figures" / f"{figid}.md").write_text(text.replace("PMC10031279__gr8", figid))
+        extra = "9606\tHomo sapiens\tPrimates\tTak1\tTAK1\tTAK1\t6885\tncbigene_synonym\t1\t1\t1\n"
+        (site / "_data" / f"{figid}-genes.tsv").write_text(
+            table + (extra if figid.endswith("8") else ""))
+    F = "https://pfocr.wikipathways.org/figures/"
+    gene = "<https://identifiers.org/ncbigene/6885>"
+    graphs = {}
+    for engine in ("direct", "pyld"):
+        built = list(build_graphs([site], ExportOptions(engine=engine, validate=False, jobs=1)))
+        graphs[engine] = {fg.figure.figid: fg.data for fg in built}
+    assert graphs["direct"] == graphs["pyld"]
+    for figid, data in graphs["direct"].items():
+        lines = {line.rsplit(b" <", 1)[0].decode() for line in data.splitlines()}
+        about = {line.rsplit(" ", 1)[1] for line in lines if line.startswith(gene + " <" + WP_IS_ABOUT)}
+        two = figid.endswith("8")
+        labels = {'"MAP3K7"', '"TAK1"'} if two else {'"MAP3K7"'}
+        for p in ("http://www.w3.org/2000/01/rdf-schema#label", "http://schema.org/name"):
+            assert {line.rsplit(" ", 1)[1] for line in lines
+                    if line.startswith(f"{gene} <{p}> ")} == labels
+        assert [line for line in lines if line.startswith(gene) and "bdbHgncSymbol" in line] == [
+            f"{gene} <http://vocabularies.wikipathways.org/wp#bdbHgncSymbol> "
+            "<https://identifiers.org/hgnc.symbol/MAP3K7>"]
+        assert f"{gene} <http://purl.org/dc/terms/isPartOf> <{F}{figid}.html>" in lines
+        assert not [line for line in lines if line.startswith(gene) and "isPartOf" in line
+                    and figid not in line]
+        assert len(about) == (2 if two else 1) and all(figid in a for a in about)
