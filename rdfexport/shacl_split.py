@@ -33,7 +33,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import rdflib
 from rdflib import RDF, RDFS, BNode, URIRef, Variable
@@ -105,14 +105,15 @@ class Split:
             return lines
         return [line for line in lines if line.split(b" ", 2)[1] in keep]
 
-    def fold_lines(self, lines: list[bytes]
-                   ) -> tuple[list[bytes], dict[bytes, dict[bytes, list[bytes]]]]:
+    def fold_lines(self, lines: list[bytes]) -> tuple[
+            list[bytes], dict[bytes, dict[bytes, list[bytes]]], list[bytes] | None]:
         """:meth:`core_lines` without the lines no shape reads and with each folded value
-        once (:class:`Fold`), and who holds a folded value: ``b"<p>" -> {object: [subject,
-        ...]}``, the subject whose line is kept first."""
+        once (:class:`Fold`); who holds a folded value: ``b"<p>" -> {object: [subject,
+        ...]}``, the subject whose line is kept first; and the lines the separable shapes
+        see (:meth:`visible`, of the same lines; None when there is no fold)."""
         fold = self.fold
         if fold is None:
-            return self.core_lines(lines), {}
+            return self.core_lines(lines), {}, None
         keep = self.core_predicates
         assert keep is not None  # a fold is made only when the core's reads are known
         classes = fold.classes
@@ -121,6 +122,8 @@ class Split:
         append = out.append
         held: dict[bytes, list[tuple[bytes, bytes, bytes]]] = {p: [] for p in classes}
         get = held.get
+        seen, seen_types, seen_focus = self._seen, self._seen_types, set()
+        picked: list[tuple[bytes, bytes]] = []
         for line in lines:
             s, p, o = line.split(b" ", 2)
             found = get(p)
@@ -128,8 +131,15 @@ class Split:
                 found.append((s, o, line))
             elif p in keep:
                 append(line)
-                if p == _TYPE and o in typed and s[:1] == b"<":  # results name IRIs alike
-                    typed[o].add(s)
+                if p == _TYPE:
+                    if o in typed and s[:1] == b"<":  # results name IRIs alike
+                        typed[o].add(s)
+                    if o in seen_types:
+                        picked.append((b"", line))
+                        seen_focus.add(s)
+            if p in seen:
+                picked.append((s, line))
+        visible = [line for s, line in picked if not s or s in seen_focus]
         focus: dict[frozenset[bytes], set[bytes]] = {}
         members: dict[bytes, dict[bytes, list[bytes]]] = {}
         for p, found in held.items():
@@ -153,7 +163,15 @@ class Split:
                 elif s[:1] != b"<":
                     append(line)
                 # else an IRI that no shape reading p has as a focus node: nothing reads it
-        return out, members
+        return out, members, visible
+
+    @cached_property
+    def _seen(self) -> frozenset[bytes]:
+        return frozenset(self.predicates)
+
+    @cached_property
+    def _seen_types(self) -> frozenset[bytes]:
+        return frozenset(tail.split(b" ")[2] for tail in self.type_tails)
 
     def visible(self, pieces: Sequence[tuple[bytes, list[bytes], bytes]]) -> list[bytes]:
         """The ``s p o`` texts of one figure's triples that the separable shapes can see.

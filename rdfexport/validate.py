@@ -607,7 +607,7 @@ class _ShaclRust:
         # and shacl-rust's time grows with the lines it reads (0.62 -> 0.47 ms a figure).
         unique = list(dict.fromkeys(chain.from_iterable(
             [lines for pieces in figures for _, lines, _ in pieces])))
-        lines, members = split.fold_lines(unique)
+        lines, members, visible = split.fold_lines(unique)
         core = _joined(lines)
         # The core reads every rdfs:subClassOf triple: none there, none anywhere.
         if SUBCLASS_OF in core:
@@ -618,7 +618,8 @@ class _ShaclRust:
             results = (spread if spread is not None else
                        self._validate(_joined(split.core_lines(unique)), self.core_text))
         if len(split.sparql):
-            seen = [line for pieces in figures for line in split.visible(pieces)]
+            seen = visible if visible is not None else [
+                line for pieces in figures for line in split.visible(pieces)]
             if seen:
                 data = _joined(seen)
                 if split.selects:

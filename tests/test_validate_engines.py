@@ -424,7 +424,7 @@ def test_folded_values_give_every_focus_node_its_results(pyshacl_validator, rust
     for data in (shared_values(), defective_sample(sample_data) + shared_values()):
         unique = sorted(line.removesuffix(b" .") for line in data.serialize(
             format="nt", encoding="utf-8").split(b"\n") if line)
-        lines, members = engine.split.fold_lines(unique)
+        lines, members, _ = engine.split.fold_lines(unique)
         assert len(lines) < len(engine.split.core_lines(unique))  # something was folded
         assert not [line for line in lines if b"ncbigene/" in line and b"isPartOf" in line]
         whole = engine._validate(data.serialize(format="nt", encoding="utf-8"), engine.shapes_text)
@@ -539,3 +539,21 @@ def test_whose_lines_of_a_predicate_the_core_reads(extra, classes):
     found = split.fold.classes.get(b"<https://example.org/p>") if split.fold else None
     assert found == (None if classes is None else
                      {f"<https://example.org/{c}>".encode() for c in classes})
+
+
+def test_the_lines_the_sparql_shapes_see_come_with_the_fold_alike(rust_validator, sample_data):
+    """fold_lines picks the separable shapes' lines in its one pass over a batch's lines: the
+    same lines as Split.visible finds figure by figure."""
+    from itertools import chain
+
+    from rdfexport.validate import _pieces, source_facts
+
+    split = rust_validator._engine.split
+    fgs = [fg for fg in build_graphs([SAMPLE], ExportOptions()) if not isinstance(fg, Exception)]
+    figures = [_pieces(fg, source_facts(fg)[0]) for fg in fgs]
+    unique = list(dict.fromkeys(chain.from_iterable(
+        [lines for pieces in figures for _, lines, _ in pieces])))
+    by_figure = [line for pieces in figures for line in split.visible(pieces)]
+    _, _, visible = split.fold_lines(unique)
+    assert sorted(visible) == sorted(by_figure)
+    assert sum(b"fabio/Figure" in line for line in visible) == len(fgs)
