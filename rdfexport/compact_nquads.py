@@ -20,9 +20,11 @@ byte equality with pyld on the whole sample and on generated figures.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain
 from typing import Any
 
 import pyoxigraph as ox
@@ -215,11 +217,12 @@ def _literal(value: str) -> str:
 class _Term:
     """One term in the writer's form, with the "<predicate> object" texts of values seen."""
 
-    __slots__ = ("cache", "iri_valued", "predicate", "suffix", "text")
+    __slots__ = ("cache", "iri_valued", "key", "predicate", "suffix", "text")
 
     def __init__(self, p: Predicate) -> None:
         self.text = p.text[1:]  # "<p> "
         self.predicate = self.text.encode()
+        self.key = self.predicate[:-1]  # b"<p>": what grouped() groups lines by
         self.iri_valued = p.iri_valued
         self.suffix = p.suffix
         self.cache: dict[str, bytes] = {}
@@ -248,6 +251,7 @@ class _Types(_Term):
 
     def __init__(self, classes: dict[str, str]) -> None:
         self.cache = {k: f"{RDF_TYPE} {c}".encode() for k, c in classes.items()}
+        self.key = RDF_TYPE.encode()
 
     def po(self, value: Any) -> bytes | None:
         raise Unsupported(f"@type {value!r} is not a term")
@@ -267,14 +271,14 @@ def _compiled(table: ContextTable) -> dict[str, _Term]:
 
 
 class Fixed(dict):  # type: ignore[type-arg]
-    """A node that is never changed once made, shared by many figures (a gene): ``triples``
+    """A node that is never changed once made, shared by many figures (a gene): ``grouped``
     writes its lines once per process and table (~40 % of a figure's front-matter lines)."""
 
     __slots__ = ()
 
 
-# id(node) -> (node, table, its lines); holding the node keeps its id from being reused.
-_FIXED: dict[int, tuple[Fixed, ContextTable, list[bytes]]] = {}
+# id(node) -> (node, table, its lines by predicate); holding the node keeps its id unused.
+_FIXED: dict[int, tuple[Fixed, ContextTable, tuple[tuple[bytes, list[bytes]], ...]]] = {}
 _FIXED_MAX = 50_000
 
 
@@ -283,23 +287,30 @@ def triples(nodes: Iterable[Any], table: ContextTable | None = None) -> list[byt
     N-Triples text without the final `` .`` (subject, predicate, object separated by one space):
     unsorted, maybe repeated. Raises :class:`Unsupported` for anything beyond the writer's subset.
     """
+    return list(chain.from_iterable(grouped(nodes, table).values()))
+
+
+def grouped(nodes: Iterable[Any], table: ContextTable | None = None) -> dict[bytes, list[bytes]]:
+    """:func:`triples` by predicate: ``b"<p>" -> lines``. Validation reads a figure's lines a
+    predicate at a time (``shacl_split.Split.fold_lines``), so the writer, which knows each
+    line's predicate, keeps them apart instead of validation splitting every line again."""
     t = table or project_table()
     if t.problem:
         raise Unsupported(t.problem)
     terms = _compiled(t)
     primary, *others = sorted(t.ids, key=lambda k: k.startswith("@"))  # "id" before "@id"
-    out: list[bytes] = []
-    append = out.append
-    fixed: Fixed | None = None
+    groups: defaultdict[bytes, list[bytes]] = defaultdict(list)
     for node in nodes:
+        target = groups
         if type(node) is not dict:
             if type(node) is not Fixed:
                 raise Unsupported(f"a node that is not an object: {node!r}")
-            known_lines = _FIXED.get(id(node))
-            if known_lines is not None and known_lines[1] is t:
-                out += known_lines[2]
+            known_groups = _FIXED.get(id(node))
+            if known_groups is not None and known_groups[1] is t:
+                for key, lines in known_groups[2]:
+                    groups[key] += lines
                 continue
-            fixed, start = node, len(out)
+            target = defaultdict(list)
         subject = node.get(primary)
         for k in others:
             if k in node:
@@ -313,17 +324,20 @@ def triples(nodes: Iterable[Any], table: ContextTable | None = None) -> list[byt
                 continue
             known = term.cache
             if type(value) is str:
-                append(s + (known.get(value) or term.po(value)))  # type: ignore[operator]
+                target[term.key].append(s + (known.get(value) or term.po(value)))  # type: ignore[operator]
                 continue
             if type(value) is not list:
                 value = (value,)
+            bucket = target[term.key]
             for v in value:
                 po = (known.get(v) if type(v) is str else None) or term.po(v)
                 if po is not None:
-                    append(s + po)
-        if fixed is not None:
+                    bucket.append(s + po)
+        if target is not groups:
             if len(_FIXED) >= _FIXED_MAX:
                 _FIXED.clear()
-            _FIXED[id(fixed)] = (fixed, t, out[start:])
-            fixed = None
-    return out
+            items = tuple((k, v) for k, v in target.items() if v)
+            _FIXED[id(node)] = (node, t, items)  # type: ignore[index]
+            for key, lines in items:
+                groups[key] += lines
+    return groups

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cache, cached_property, lru_cache
-from itertools import compress, islice
+from itertools import chain, compress, islice
 from operator import ne
 from typing import Any
 
@@ -71,6 +71,7 @@ class FigureGraph:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_lines", None)  # kept only where the graph was built (see triple_lines)
+        state.pop("_groups", None)  # likewise (see predicate_groups)
         return state
 
     def ntriples(self) -> bytes:
@@ -90,6 +91,12 @@ class FigureGraph:
         if kept is not None:
             return kept
         return self.ntriples().split(b" .\n")[:-1]
+
+    def predicate_groups(self) -> tuple[dict[bytes, list[bytes]], list[bytes]] | None:
+        """The triples as the direct engine wrote them, where it built the graph: the front
+        matter's ``s p o`` texts by predicate (``b"<p>" -> lines``, maybe repeated) and the
+        block's; None elsewhere (then ``triple_lines`` has them all)."""
+        return self.__dict__.get("_groups")
 
     @cached_property
     def quads(self) -> tuple[ox.Quad, ...]:
@@ -372,11 +379,13 @@ def build_batch_direct(figs: Sequence[Figure]) -> list[FigureGraph | None]:
                 out.append(None)
                 continue
             g = b" " + compact_nquads._iri(fig.iri) + b" .\n"
-            lines = compact_nquads.triples(jsonld.figure_nodes(fig))
+            groups = compact_nquads.grouped(jsonld.figure_nodes(fig))
         except Exception:  # Unsupported, or figure_nodes fails: pyld gives the verdict
             DIRECT_FALLBACKS["front matter"] += 1
             out.append(None)
             continue
+        lines = list(chain.from_iterable(groups.values()))
+        pieces: list[bytes] = []
         if block:
             if b"_:" in block:  # blank nodes: the general canonical form, with skolem IRIs
                 out.append(finish(fig, [*(line + g for line in lines),
@@ -385,7 +394,10 @@ def build_batch_direct(figs: Sequence[Figure]) -> list[FigureGraph | None]:
             pieces = block.split(g)  # every line of the block ends with g, nothing else holds g
             pieces.pop()
             lines += pieces
-        out.append(_canonical(fig, g, lines))
+        fg = _canonical(fig, g, lines)
+        # the same triples by predicate (maybe repeated), and the block's: for validation
+        fg.__dict__["_groups"] = (groups, pieces)
+        out.append(fg)
     return out
 
 

@@ -31,9 +31,10 @@ with one of them and its results are copied to the others.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import chain
 
 import rdflib
 from rdflib import RDF, RDFS, BNode, URIRef, Variable
@@ -105,41 +106,59 @@ class Split:
             return lines
         return [line for line in lines if line.split(b" ", 2)[1] in keep]
 
-    def fold_lines(self, lines: list[bytes]) -> tuple[
+    def fold_lines(self, lines: Iterable[bytes],
+                   groups: Sequence[Mapping[bytes, list[bytes]]] = ()) -> tuple[
             list[bytes], dict[bytes, dict[bytes, list[bytes]]], list[bytes] | None]:
         """:meth:`core_lines` without the lines no shape reads and with each folded value
-        once (:class:`Fold`); who holds a folded value: ``b"<p>" -> {object: [subject,
-        ...]}``, the subject whose line is kept first; and the lines the separable shapes
-        see (:meth:`visible`, of the same lines; None when there is no fold)."""
+        once (:class:`Fold`), unique; who holds a folded value: ``b"<p>" -> {object: [subject,
+        ...]}``, the subject whose line is kept first; and the lines the separable shapes see
+        (:meth:`visible`; None when there is no fold). ``groups``: more lines, by predicate
+        (``compact_nquads.grouped``), each group decided on at once."""
         fold = self.fold
         if fold is None:
-            return self.core_lines(lines), {}, None
+            every = [*lines, *chain.from_iterable(v for g in groups for v in g.values())]
+            return self.core_lines(list(dict.fromkeys(every))), {}, None
         keep = self.core_predicates
         assert keep is not None  # a fold is made only when the core's reads are known
         classes = fold.classes
         typed: dict[bytes, set[bytes]] = {c: set() for cs in classes.values() for c in cs}
         out: list[bytes] = []
         append = out.append
-        held: dict[bytes, list[tuple[bytes, bytes, bytes]]] = {p: [] for p in classes}
+        held: dict[bytes, list[bytes]] = {p: [] for p in classes}
         get = held.get
         seen, seen_types, seen_focus = self._seen, self._seen_types, set()
         picked: list[tuple[bytes, bytes]] = []
+        types: list[bytes] = []
+        for group in groups:
+            for p, found in group.items():
+                into = get(p)
+                if into is not None:
+                    into += found
+                elif p in keep:
+                    out += found
+                    if p == _TYPE:
+                        types += found
+                if p in seen:
+                    picked += [(line[:line.index(b" ")], line) for line in found]
         for line in lines:
             s, p, o = line.split(b" ", 2)
-            found = get(p)
-            if found is not None:
-                found.append((s, o, line))
+            into = get(p)
+            if into is not None:
+                into.append(line)
             elif p in keep:
                 append(line)
                 if p == _TYPE:
-                    if o in typed and s[:1] == b"<":  # results name IRIs alike
-                        typed[o].add(s)
-                    if o in seen_types:
-                        picked.append((b"", line))
-                        seen_focus.add(s)
+                    types.append(line)
             if p in seen:
                 picked.append((s, line))
-        visible = [line for s, line in picked if not s or s in seen_focus]
+        for line in types:
+            s, _, o = line.split(b" ", 2)
+            if o in typed and s[:1] == b"<":  # results name IRIs alike
+                typed[o].add(s)
+            if o in seen_types:
+                picked.append((b"", line))
+                seen_focus.add(s)
+        visible = [line for s, line in dict.fromkeys(picked) if not s or s in seen_focus]
         focus: dict[frozenset[bytes], set[bytes]] = {}
         members: dict[bytes, dict[bytes, list[bytes]]] = {}
         for p, found in held.items():
@@ -148,12 +167,14 @@ class Split:
             nodes = focus.get(classes[p])
             if nodes is None:
                 nodes = focus[classes[p]] = set().union(*(typed[c] for c in classes[p]))
-            if p not in fold.values:
-                out += [line for s, _, line in found if s in nodes or s[:1] != b"<"]
-                continue
-            by_object = members[p] = {}
-            for s, o, line in found:
+            folded = p in fold.values
+            by_object: dict[bytes, list[bytes]] = {}
+            for line in dict.fromkeys(found):
+                s, _, o = line.split(b" ", 2)
                 if s in nodes:
+                    if not folded:
+                        append(line)
+                        continue
                     subjects = by_object.get(o)
                     if subjects is None:
                         by_object[o] = [s]
@@ -163,7 +184,9 @@ class Split:
                 elif s[:1] != b"<":
                     append(line)
                 # else an IRI that no shape reading p has as a focus node: nothing reads it
-        return out, members, visible
+            if by_object:
+                members[p] = by_object
+        return list(dict.fromkeys(out)), members, visible
 
     @cached_property
     def _seen(self) -> frozenset[bytes]:

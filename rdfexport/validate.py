@@ -313,7 +313,8 @@ class Validator:
              ) -> list[RawResult]:
         """One engine run over figure graphs, each with its source-fact triples."""
         if self._engine.text_input:
-            return self._engine.run_pieces([_pieces(fg, t) for fg, t in items])
+            return self._engine.run_pieces([_pieces(fg, t) for fg, t in items],
+                                           [fg.predicate_groups() for fg, _ in items])
         if len(items) == 1:
             return self._engine.run(self.data_graph(*items[0]))
         merged = rdflib.Graph()
@@ -595,28 +596,39 @@ class _ShaclRust:
     def run(self, data: rdflib.Graph) -> list[RawResult]:
         return self.run_pieces([[_sorted(data.serialize(format="nt", encoding="utf-8"))]])
 
-    def run_pieces(self, figures: list[list[tuple[bytes, list[bytes], bytes]]]
-                   ) -> list[RawResult]:
+    def run_pieces(self, figures: list[list[tuple[bytes, list[bytes], bytes]]],
+                   groups: Sequence[Any] | None = None) -> list[RawResult]:
         """Results for the figures, each given as :func:`_pieces`: one run for the core
         shapes on the triples they can read, one for the separable SPARQL shapes on theirs
-        (rdfexport/shacl_split.py); one run on everything with rdfs:subClassOf in the data."""
+        (rdfexport/shacl_split.py); one run on everything with rdfs:subClassOf in the data.
+        ``groups``: each figure's ``FigureGraph.predicate_groups()``, read instead of its
+        graph's lines when every figure has them (a decision per predicate, not per line)."""
         from rdfexport.shacl_split import SUBCLASS_OF
 
         split = self.split
-        # Figures of a batch share genes, taxa, articles: a third of the lines are repeats,
-        # and shacl-rust's time grows with the lines it reads (0.62 -> 0.47 ms a figure).
-        unique = list(dict.fromkeys(chain.from_iterable(
-            [lines for pieces in figures for _, lines, _ in pieces])))
-        lines, members, visible = split.fold_lines(unique)
+
+        def everything() -> list[bytes]:
+            return list(dict.fromkeys(chain.from_iterable(
+                [lines for pieces in figures for _, lines, _ in pieces])))
+
+        if groups and split.fold is not None and all(g is not None for g in groups):
+            loose = [*chain.from_iterable(block for _, block in groups),
+                     *chain.from_iterable(lines for pieces in figures
+                                          for _, lines, _ in pieces[1:])]
+            lines, members, visible = split.fold_lines(loose, [g for g, _ in groups])
+        else:
+            # Figures of a batch share genes, taxa, articles: a third of the lines are
+            # repeats, and shacl-rust's time grows with the lines it reads.
+            lines, members, visible = split.fold_lines(everything())
         core = _joined(lines)
         # The core reads every rdfs:subClassOf triple: none there, none anywhere.
         if SUBCLASS_OF in core:
-            return self._validate(_joined(unique), self.shapes_text)
+            return self._validate(_joined(everything()), self.shapes_text)
         results = self._validate(core, self.core_text)
         if members:
             spread = _spread(results, members, split.fold.shapes)  # type: ignore[union-attr]
-            results = (spread if spread is not None else
-                       self._validate(_joined(split.core_lines(unique)), self.core_text))
+            results = (spread if spread is not None else self._validate(
+                _joined(split.core_lines(everything())), self.core_text))
         if len(split.sparql):
             seen = visible if visible is not None else [
                 line for pieces in figures for line in split.visible(pieces)]

@@ -557,3 +557,18 @@ def test_the_lines_the_sparql_shapes_see_come_with_the_fold_alike(rust_validator
     _, _, visible = split.fold_lines(unique)
     assert sorted(visible) == sorted(by_figure)
     assert sum(b"fabio/Figure" in line for line in visible) == len(fgs)
+
+
+def test_a_batch_read_by_predicate_gives_the_results_of_its_lines(rust_validator):
+    """The direct engine hands validation each figure's lines by predicate (graph.FigureGraph.
+    predicate_groups); the results are those of the same figures read line by line."""
+    from rdfexport.validate import _pieces, source_facts
+
+    engine = rust_validator._engine
+    fgs = [fg for fg in build_graphs([SAMPLE], ExportOptions()) if not isinstance(fg, Exception)]
+    assert all(fg.predicate_groups() is not None for fg in fgs)
+    figures = [_pieces(fg, source_facts(fg)[0]) for fg in fgs]
+    by_predicate = engine.run_pieces(figures, [fg.predicate_groups() for fg in fgs])
+    by_line = engine.run_pieces(figures)
+    assert sorted(r.key() for r in by_predicate) == sorted(r.key() for r in by_line)
+    assert len(by_line) > 100
