@@ -151,7 +151,7 @@ class Split:
                     types.append(line)
             if p in seen:
                 picked.append((s, line))
-        for line in types:
+        for line in dict.fromkeys(types):  # a gene's, from every figure showing it
             s, _, o = line.split(b" ", 2)
             if o in typed and s[:1] == b"<":  # results name IRIs alike
                 typed[o].add(s)
