@@ -312,16 +312,19 @@ def _fold(core: rdflib.Graph) -> Fold | None:
         if len(set(targets)) == 1 and all(_judges_values(core, shape, path=True)
                                           for shape, _ in found):
             values.add(name)
-    shapes: dict[URIRef, tuple[bytes, ...]] = {}
-    for found in uses.values():
-        for shape, _ in found:
-            preds = tuple(sorted(b"<%s>" % str(q).encode()
+    paths = {shape: tuple(sorted(b"<%s>" % str(q).encode()
                                  for q in _simple_path(core, core.value(shape, SH.path)) or ()))
-            if preds and all(q in values for q in preds):
-                shapes[shape] = preds  # type: ignore[index]
-    # a folding shape's alternatives must all fold: a value read once through each of them
-    values &= {q for preds in shapes.values() for q in preds}
-    return Fold(classes, frozenset(values), shapes) if classes else None
+             for found in uses.values() for shape, _ in found}
+    readers = {b"<%s>" % str(p).encode(): {shape for shape, _ in found}
+               for p, found in uses.items()}
+    while True:  # every reader of a folded predicate folds: all its path's predicates do
+        shapes = {shape: preds for shape, preds in paths.items()
+                  if preds and all(q in values for q in preds)}
+        unfolded = {p for p in values if readers[p] - shapes.keys()}
+        if not unfolded:
+            break
+        values -= unfolded
+    return Fold(classes, frozenset(values), shapes) if classes else None  # type: ignore[arg-type]
 
 
 def _iris(core: rdflib.Graph, node: rdflib.term.Node) -> set[URIRef]:

@@ -506,6 +506,12 @@ ex:PS a sh:PropertyShape ; sh:path ex:p ; sh:pattern "^a" .
     ("ex:T a sh:NodeShape ; sh:targetClass ex:D ; sh:node ex:S .", False),  # values as foci
     ("ex:T a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ( ex:q ex:p ) ] .",
      False),
+    # ex:PT reads p with q, whose values are counted (ex:PU): PT cannot fold, so p cannot
+    ("ex:T a sh:NodeShape ; sh:targetClass ex:C ; sh:property ex:PT, ex:PU . "
+     "ex:PT sh:path [ sh:alternativePath ( ex:p ex:q ) ] ; sh:pattern \"b\" . "
+     "ex:PU sh:path ex:q ; sh:minCount 1 .", False),
+    ("ex:T a sh:NodeShape ; sh:targetClass ex:C ; sh:property ex:PT . "
+     "ex:PT sh:path [ sh:alternativePath ( ex:p ex:q ) ] ; sh:pattern \"b\" .", True),
 ])
 def test_which_values_are_folded(extra, folded):
     from rdfexport import shacl_split
