@@ -237,11 +237,10 @@ def _gene(iri: str, symbol: str | None, gene_id: str, taxid: str | None,
     node = _GENES.get(key)
     if node is None:
         human = symbol and taxid == vocab.HUMAN_TAXID
+        hgnc = _mint("hgnc_symbol", symbol) if symbol and human else None
         gene = {"id": iri, "type": list(_GENE_TYPE), "label": symbol, "name": symbol,
                 "identifier": gene_id, "dcIdentifier": iri, "source": "Entrez Gene",
-                "bdbEntrezGene": iri,
-                "bdbHgncSymbol": _mint("hgnc_symbol", symbol) if human else None,  # type: ignore[arg-type]
-                "taxonomicRange": taxon}
+                "bdbEntrezGene": iri, "bdbHgncSymbol": hgnc, "taxonomicRange": taxon}
         for k in _GENE_OPTIONAL:  # _drop_empty, where a value can be empty (str or None)
             if not gene[k]:
                 del gene[k]
@@ -249,6 +248,8 @@ def _gene(iri: str, symbol: str | None, gene_id: str, taxid: str | None,
             _GENES.clear()
         node = _GENES[key] = compact_nquads.Fixed(gene)
     return node
+
+
 _COUNT_TERMS = {"count_direct": "countDirect", "count_synonym": "countSynonym",
                 "count_match": "countMatch"}
 
