@@ -121,36 +121,29 @@ def figure_nodes(fig: Figure) -> list[dict[str, Any]]:
             entities[iri] = {**base, "isAbout": [mention]}
             mentions.append(iri)
             return
-        for k in ("label", "name"):  # one gene may be matched under two symbols
+        for k in ("label", "name"):  # one entity may be matched under two names
             if base.get(k) and base[k] not in _as_list(node.get(k)):
                 node[k] = sorted({*_as_list(node.get(k)), base[k]})
         node["isAbout"].append(mention)
 
     # A gene is two nodes with its IRI: what it is (shared by every figure showing it, its
-    # lines written once: compact_nquads.Fixed) and this figure's links to it.
+    # lines written once: compact_nquads.Fixed) and this figure's links to it, which also
+    # hold a second symbol the figure matched it under.
     symbols: dict[str, list[str]] = {}  # gene IRI -> its symbols in this figure
     for g in fig.genes:
         G = _mint("gene", g.gene_id)
         M = vocab.mention_iri(F, "gene", g.gene_id, g.word, g.match, g.source)
         seen = symbols.get(G)
-        if seen is not None and (not g.symbol or g.symbol in seen):
-            entities[G]["isAbout"].append(M)
-            if g.taxid:
-                taxon(g.taxid)
-        elif seen is not None:  # one gene matched under two symbols: both are its labels
-            if g.taxid:
-                taxon(g.taxid)
-            seen.append(g.symbol)  # type: ignore[arg-type]
-            links = entities[G]
-            for k in ("label", "name"):
-                links[k] = sorted({*links.get(k, ()), g.symbol})
-            links["isAbout"].append(M)
-        else:
-            T = taxon(g.taxid) if g.taxid else None
+        T = taxon(g.taxid) if g.taxid else None
+        if seen is None:
             nodes.append(_gene(G, g.symbol, g.gene_id, g.taxid, T))
             symbols[G] = [g.symbol] if g.symbol else []
-            entities[G] = {"id": G, "partOf": F, "isAbout": [M]}
-            mentions.append(G)
+            entity(G, {"id": G, "partOf": F}, M)
+        elif g.symbol and g.symbol not in seen:
+            seen.append(g.symbol)
+            entity(G, {"label": g.symbol, "name": g.symbol}, M)
+        else:
+            entity(G, {}, M)
         mention = {"id": M, "type": "GeneMention", "partOf": F, "ocrWord": g.word,
                    "lexiconMatch": g.match, "lexiconSource": g.source}
         for k, v in g.counts:
